@@ -1,0 +1,85 @@
+import BridgeCore
+import CZlib
+
+/// Gzip (RFC 1952) via zlib, for JSON push bodies sent with `Content-Encoding: gzip`.
+package enum Gzip {
+    /// Decompresses a gzip stream (concatenated members are read one after another).
+    ///
+    /// - Throws: ``RecordDecodeError`` `.gzip` for invalid input, `.tooLarge` past `limit`.
+    package static func decompress(_ input: [UInt8], limit: Int) throws(RecordDecodeError) -> [UInt8] {
+        var stream = z_stream()
+        // 16 + MAX_WBITS: expect a gzip header; 32 would also accept zlib.
+        guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw RecordDecodeError(.gzip, "zlib inflateInit failed")
+        }
+        defer { inflateEnd(&stream) }
+        var output: [UInt8] = []
+        output.reserveCapacity(min(limit, max(input.count * 4, 4096)))
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        return try input.withUnsafeBufferPointer { (source) throws(RecordDecodeError) -> [UInt8] in
+            stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress)
+            stream.avail_in = UInt32(source.count)
+            while true {
+                let status = chunk.withUnsafeMutableBufferPointer { target in
+                    stream.next_out = target.baseAddress
+                    stream.avail_out = UInt32(target.count)
+                    return inflate(&stream, Z_NO_FLUSH)
+                }
+                let produced = chunk.count - Int(stream.avail_out)
+                guard output.count + produced <= limit else {
+                    throw RecordDecodeError(.tooLarge, "gzip body expands past \(limit) bytes")
+                }
+                output.append(contentsOf: chunk[0..<produced])
+                switch status {
+                case Z_STREAM_END:
+                    if stream.avail_in == 0 { return output }
+                    guard inflateReset(&stream) == Z_OK else { throw RecordDecodeError(.gzip, "zlib reset failed") }
+                case Z_OK:
+                    continue
+                case Z_BUF_ERROR where stream.avail_in == 0:
+                    throw RecordDecodeError(.gzip, "truncated gzip stream")
+                default:
+                    let message = stream.msg.map { String(cString: $0) } ?? "status \(status)"
+                    throw RecordDecodeError(.gzip, "invalid gzip data: \(message)")
+                }
+            }
+        }
+    }
+
+    /// Compresses `input` into a gzip stream (used by tests and tools).
+    package static func compress(_ input: [UInt8]) -> [UInt8] {
+        var stream = z_stream()
+        let initStatus = deflateInit2_(
+            &stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+            Int32(MemoryLayout<z_stream>.size))
+        precondition(initStatus == Z_OK, "zlib deflateInit failed")
+        defer { deflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(input.count))) + 32)
+        input.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { target in
+                stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress)
+                stream.avail_in = UInt32(source.count)
+                stream.next_out = target.baseAddress
+                stream.avail_out = UInt32(target.count)
+                let status = deflate(&stream, Z_FINISH)
+                precondition(status == Z_STREAM_END, "deflate with a bound-sized buffer must finish")
+            }
+        }
+        output.removeLast(Int(stream.avail_out))
+        return output
+    }
+}
+
+/// The production ``PayloadDecompressor``: libsnappy and zlib.
+package struct NativeDecompressor: PayloadDecompressor {
+    /// Creates the decompressor.
+    package init() {}
+
+    package func snappyDecompress(_ bytes: [UInt8], limit: Int) throws(RecordDecodeError) -> [UInt8] {
+        try Snappy.decompress(bytes, limit: limit)
+    }
+
+    package func gunzip(_ bytes: [UInt8], limit: Int) throws(RecordDecodeError) -> [UInt8] {
+        try Gzip.decompress(bytes, limit: limit)
+    }
+}

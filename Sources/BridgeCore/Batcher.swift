@@ -1,0 +1,114 @@
+/// A batch of one tenant's streams on its way to Loki, with the records it completes.
+package struct PushBatch: Sendable {
+    /// Process-unique, increasing batch number (log correlation).
+    package var id: UInt64
+    /// The tenant (`X-Scope-OrgID`), `nil` for none.
+    package var tenant: String?
+    /// Content in arrival order; adjacent protobuf content is merged into one segment.
+    package var segments: [PushContent] = []
+    /// The records whose pieces this batch completes when Loki accepts it.
+    package var tickets: [RecordTicket] = []
+    /// Approximate uncompressed protobuf size.
+    package var encodedBytes = 0
+    /// Number of entries.
+    package var entryCount = 0
+    /// Sum of line lengths.
+    package var lineBytes = 0
+    /// Bytes of the source records, released from the memory budget when the batch is done.
+    package var sourceBytes = 0
+    /// When the first record entered the batch.
+    package var createdAt: ContinuousClock.Instant
+
+    /// Offset ranges per partition covered by the batch, e.g. `logging-events/3@120-181`, for logs.
+    package var offsetRanges: String {
+        var ranges: [TopicPartition: (Int64, Int64)] = [:]
+        for ticket in tickets {
+            let current = ranges[ticket.topicPartition] ?? (ticket.offset, ticket.offset)
+            ranges[ticket.topicPartition] = (min(current.0, ticket.offset), max(current.1, ticket.offset))
+        }
+        return ranges.sorted { $0.key.description < $1.key.description }
+            .map { "\($0.key)@\($0.value.0)-\($0.value.1)" }.joined(separator: ",")
+    }
+}
+
+/// Groups decoded records into per-tenant batches bounded by size and age.
+///
+/// Defaults mirror Loki's own clients (Promtail/Alloy `batch_wait` 1 s, `batch_size` 1 MiB).
+/// A record is never split: a record larger than `maxBytes` travels alone.
+package struct Batcher: Sendable {
+    /// Flush a batch once its encoded size reaches this many bytes.
+    package var maxBytes: Int
+    /// Flush a batch once its oldest record waited this long.
+    package var maxWait: Duration
+
+    private var open: [String?: PushBatch] = [:]
+    private var pendingProtobuf: [String?: [UInt8]] = [:]
+    private var nextID: UInt64 = 1
+
+    /// Creates a batcher.
+    package init(maxBytes: Int, maxWait: Duration) {
+        self.maxBytes = maxBytes
+        self.maxWait = maxWait
+    }
+
+    /// True when no batch is open.
+    package var isEmpty: Bool { open.isEmpty }
+
+    /// Adds a decoded record.
+    ///
+    /// - Returns: batches that became full and must be pushed, in order.
+    package mutating func add(
+        _ record: DecodedRecord, ticket: RecordTicket, sourceBytes: Int, now: ContinuousClock.Instant
+    ) -> [PushBatch] {
+        var ready: [PushBatch] = []
+        let tenant = record.tenant
+        if let batch = open[tenant], batch.encodedBytes > 0,
+            batch.encodedBytes + record.encodedBytes > maxBytes
+        {
+            ready.append(seal(tenant))
+        }
+        var batch = open.removeValue(forKey: tenant) ?? newBatch(tenant: tenant, now: now)
+        switch record.content {
+        case .protobuf(let bytes):
+            pendingProtobuf[tenant, default: []].append(contentsOf: bytes)
+        case .streams(let streams):
+            if let pending = pendingProtobuf.removeValue(forKey: tenant) { batch.segments.append(.protobuf(pending)) }
+            batch.segments.append(.streams(streams))
+        }
+        batch.tickets.append(ticket)
+        batch.encodedBytes += record.encodedBytes
+        batch.entryCount += record.entryCount
+        batch.lineBytes += record.lineBytes
+        batch.sourceBytes += sourceBytes
+        open[tenant] = batch
+        if batch.encodedBytes >= maxBytes { ready.append(seal(tenant)) }
+        return ready
+    }
+
+    /// Batches whose oldest record waited at least `maxWait`.
+    package mutating func due(now: ContinuousClock.Instant) -> [PushBatch] {
+        let tenants = open.filter { now - $0.value.createdAt >= maxWait }.sorted { $0.value.id < $1.value.id }
+        return tenants.map { seal($0.key) }
+    }
+
+    /// Every open batch, regardless of age (shutdown, revoke).
+    package mutating func drain() -> [PushBatch] {
+        open.sorted { $0.value.id < $1.value.id }.map { seal($0.key) }
+    }
+
+    /// When the oldest open batch becomes due, if any.
+    package var nextDeadline: ContinuousClock.Instant? {
+        open.values.map(\.createdAt).min().map { $0 + maxWait }
+    }
+
+    private mutating func newBatch(tenant: String?, now: ContinuousClock.Instant) -> PushBatch {
+        defer { nextID += 1 }
+        return PushBatch(id: nextID, tenant: tenant, createdAt: now)
+    }
+
+    private mutating func seal(_ tenant: String?) -> PushBatch {
+        var batch = open.removeValue(forKey: tenant)!
+        if let pending = pendingProtobuf.removeValue(forKey: tenant) { batch.segments.append(.protobuf(pending)) }
+        return batch
+    }
+}

@@ -1,0 +1,72 @@
+/// A topic and partition: the unit of assignment, ordering and commit in Kafka.
+package struct TopicPartition: Hashable, Sendable, CustomStringConvertible {
+    /// The topic name.
+    package var topic: String
+    /// The partition number within the topic.
+    package var partition: Int32
+
+    /// Creates a topic-partition pair.
+    package init(topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    package var description: String { "\(topic)/\(partition)" }
+}
+
+/// One header of a Kafka record. Kafka allows repeated keys, so headers are a list, not a map.
+package struct RecordHeader: Sendable, Equatable {
+    /// Header key as produced (matching is case-insensitive, like HTTP header names).
+    package var key: String
+    /// Header value bytes; `nil` for a null header value.
+    package var value: [UInt8]?
+
+    /// Creates a header.
+    package init(key: String, value: [UInt8]?) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// A record as fetched from Kafka, copied out of librdkafka's message so it can cross threads.
+package struct KafkaRecord: Sendable {
+    /// Where the record lives.
+    package var topicPartition: TopicPartition
+    /// The record's offset within its partition.
+    package var offset: Int64
+    /// The record key, if any.
+    package var key: [UInt8]?
+    /// The record value (payload), `nil` for a tombstone.
+    package var value: [UInt8]?
+    /// The record headers in produce order.
+    package var headers: [RecordHeader]
+
+    /// Creates a record.
+    package init(
+        topicPartition: TopicPartition, offset: Int64, key: [UInt8]? = nil, value: [UInt8]?,
+        headers: [RecordHeader] = []
+    ) {
+        self.topicPartition = topicPartition
+        self.offset = offset
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+
+    /// The value of the last header whose key equals `name`, ignoring ASCII case, as UTF-8 text.
+    ///
+    /// The last one wins, like Go's `http.Header.Set` overwriting earlier values.
+    package func header(_ name: String) -> String? {
+        for header in headers.reversed() where header.key.lowercased() == name.lowercased() {
+            guard let value = header.value else { return nil }
+            return String(decoding: value, as: UTF8.self)
+        }
+        return nil
+    }
+
+    /// Size used for the in-flight memory budget: value, key and header bytes.
+    package var footprintBytes: Int {
+        (value?.count ?? 0) + (key?.count ?? 0)
+            + headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) }
+    }
+}

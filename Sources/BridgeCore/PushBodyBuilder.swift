@@ -1,0 +1,64 @@
+/// Builds the uncompressed protobuf `PushRequest` body of a batch.
+///
+/// Protobuf segments are forwarded byte for byte; decoded streams are encoded here in pure
+/// Swift. (protobuf-c's generated code, in `CLokiProto`, stores strings as NUL-terminated
+/// `char *`, which would cut a line at an embedded NUL; this encoder keeps every byte.)
+package enum PushBodyBuilder {
+    /// Concatenates the batch's segments into one `PushRequest`.
+    package static func body(for batch: PushBatch) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(batch.encodedBytes + 64)
+        for segment in batch.segments {
+            switch segment {
+            case .protobuf(let bytes): out.append(contentsOf: bytes)
+            case .streams(let streams): appendStreams(streams, to: &out)
+            }
+        }
+        return out
+    }
+
+    /// Appends `streams` as `PushRequest.streams` fields (field 1).
+    package static func appendStreams(_ streams: [LokiStream], to out: inout [UInt8]) {
+        var streamBytes: [UInt8] = []
+        var entryBytes: [UInt8] = []
+        var scratch: [UInt8] = []
+        for stream in streams {
+            streamBytes.removeAll(keepingCapacity: true)
+            ProtoWireWriter.appendLengthDelimited(field: 1, stream.labels.utf8, to: &streamBytes)
+            for entry in stream.entries {
+                entryBytes.removeAll(keepingCapacity: true)
+                scratch.removeAll(keepingCapacity: true)
+                appendTimestamp(entry.timestampNanos, to: &scratch)
+                ProtoWireWriter.appendLengthDelimited(field: 1, scratch, to: &entryBytes)
+                ProtoWireWriter.appendLengthDelimited(field: 2, entry.line.utf8, to: &entryBytes)
+                for pair in entry.structuredMetadata {
+                    scratch.removeAll(keepingCapacity: true)
+                    ProtoWireWriter.appendLengthDelimited(field: 1, pair.name.utf8, to: &scratch)
+                    ProtoWireWriter.appendLengthDelimited(field: 2, pair.value.utf8, to: &scratch)
+                    ProtoWireWriter.appendLengthDelimited(field: 3, scratch, to: &entryBytes)
+                }
+                ProtoWireWriter.appendLengthDelimited(field: 2, entryBytes, to: &streamBytes)
+            }
+            ProtoWireWriter.appendLengthDelimited(field: 1, streamBytes, to: &out)
+        }
+    }
+
+    /// `Timestamp { int64 seconds = 1; int32 nanos = 2 }` with a non-negative `nanos`, as
+    /// google.protobuf.Timestamp requires (so pre-1970 times round down).
+    private static func appendTimestamp(_ nanos: Int64, to out: inout [UInt8]) {
+        var seconds = nanos / 1_000_000_000
+        var fraction = nanos % 1_000_000_000
+        if fraction < 0 {
+            seconds -= 1
+            fraction += 1_000_000_000
+        }
+        if seconds != 0 {
+            out.append(0x08)
+            ProtoWireWriter.appendVarint(UInt64(bitPattern: seconds), to: &out)
+        }
+        if fraction != 0 {
+            out.append(0x10)
+            ProtoWireWriter.appendVarint(UInt64(fraction), to: &out)
+        }
+    }
+}

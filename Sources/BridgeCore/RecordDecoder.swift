@@ -1,0 +1,153 @@
+/// Turns Kafka records written by the alloy-distributor (unparsed Loki push bodies) into
+/// ``DecodedRecord``s.
+///
+/// Format: the `Content-Type` header when present (`application/x-protobuf` → snappy-block
+/// protobuf; `application/json` → JSON, gzip when `Content-Encoding: gzip`). Without it the
+/// bytes are sniffed: `{` → JSON, gzip magic → gzip JSON, otherwise snappy protobuf.
+///
+/// Tenant: the `X-Scope-OrgID` header; else the record key when `tenantFromKey`; else
+/// `defaultTenant`; else `nil` (no tenant header, single-tenant Loki).
+package struct RecordDecoder: Sendable {
+    /// Header carrying the Loki tenant, as in Loki's HTTP API.
+    package static let tenantHeader = "X-Scope-OrgID"
+
+    /// Settings for tenant resolution and limits.
+    package struct Options: Sendable {
+        /// Use the record key as tenant when there is no `X-Scope-OrgID` header.
+        package var tenantFromKey: Bool
+        /// Tenant used when neither header nor key gives one; `nil` sends no tenant header.
+        package var defaultTenant: String?
+        /// Largest decompressed payload accepted, in bytes.
+        package var maxDecompressedBytes: Int
+
+        /// Creates options; the defaults match the configuration defaults.
+        package init(tenantFromKey: Bool = false, defaultTenant: String? = nil, maxDecompressedBytes: Int = 64 << 20) {
+            self.tenantFromKey = tenantFromKey
+            self.defaultTenant = defaultTenant
+            self.maxDecompressedBytes = maxDecompressedBytes
+        }
+    }
+
+    private let options: Options
+    private let decompressor: any PayloadDecompressor
+
+    /// Creates a decoder.
+    package init(options: Options, decompressor: any PayloadDecompressor) {
+        self.options = options
+        self.decompressor = decompressor
+    }
+
+    /// Decodes one record.
+    ///
+    /// - Throws: ``RecordDecodeError`` saying why the record cannot be read.
+    package func decode(_ record: KafkaRecord) throws(RecordDecodeError) -> DecodedRecord {
+        guard let value = record.value, !value.isEmpty else {
+            throw RecordDecodeError(.emptyValue, "record has no value")
+        }
+        let tenant = resolveTenant(record)
+        switch try format(of: record, value: value) {
+        case .protobuf:
+            let raw = try decompressor.snappyDecompress(value, limit: options.maxDecompressedBytes)
+            let (summary, wire) = try LokiProtobufScanner.scan(raw)
+            return DecodedRecord(
+                tenant: tenant, content: .protobuf(wire), streamCount: summary.streams,
+                entryCount: summary.entries, lineBytes: summary.lineBytes, encodedBytes: wire.count)
+        case .json(let gzipped):
+            let raw = gzipped ? try decompressor.gunzip(value, limit: options.maxDecompressedBytes) : value
+            let streams = try LokiJSONPushDecoder.decode(raw)
+            var entries = 0
+            var lineBytes = 0
+            var encodedBytes = 0
+            for stream in streams {
+                entries += stream.entries.count
+                encodedBytes += stream.labels.utf8.count + 8
+                for entry in stream.entries {
+                    lineBytes += entry.line.utf8.count
+                    encodedBytes += entry.line.utf8.count + 24
+                }
+            }
+            return DecodedRecord(
+                tenant: tenant, content: .streams(streams), streamCount: streams.count, entryCount: entries,
+                lineBytes: lineBytes, encodedBytes: encodedBytes)
+        }
+    }
+
+    private enum Format {
+        case protobuf
+        case json(gzipped: Bool)
+    }
+
+    private func format(of record: KafkaRecord, value: [UInt8]) throws(RecordDecodeError) -> Format {
+        let encoding = record.header("Content-Encoding")?.trimmed.lowercased() ?? ""
+        if let contentType = record.header("Content-Type") {
+            // Parameters such as "; charset=utf-8" do not change the format.
+            let mediaType = contentType.split(separator: ";").first.map { String($0).trimmed.lowercased() } ?? ""
+            switch mediaType {
+            case "application/x-protobuf", "application/protobuf":
+                guard encoding.isEmpty || encoding == "snappy" else {
+                    throw RecordDecodeError(
+                        .unsupportedContentEncoding, "protobuf push with Content-Encoding '\(encoding)'")
+                }
+                return .protobuf
+            case "application/json":
+                switch encoding {
+                case "": return .json(gzipped: false)
+                case "gzip": return .json(gzipped: true)
+                default:
+                    throw RecordDecodeError(.unsupportedContentEncoding, "JSON push with Content-Encoding '\(encoding)'")
+                }
+            default:
+                throw RecordDecodeError(.unsupportedContentType, "Content-Type '\(contentType)' is not a Loki push format")
+            }
+        }
+        return sniff(value)
+    }
+
+    /// Guesses the format of a record without Content-Type.
+    private func sniff(_ value: [UInt8]) -> Format {
+        if value.count >= 2, value[0] == 0x1F, value[1] == 0x8B { return .json(gzipped: true) }
+        // JSON starts with '{' after optional whitespace; a snappy block starts with the varint
+        // of the uncompressed length, which is '{' (0x7B = 123) only for a 123-byte payload
+        // whose next byte would then have to be a snappy tag that JSON cannot start with.
+        for byte in value {
+            switch byte {
+            case 0x20, 0x09, 0x0A, 0x0D: continue
+            case 0x7B: return value.count > 1 && Self.looksLikeJSONAfterBrace(value) ? .json(gzipped: false) : .protobuf
+            default: return .protobuf
+            }
+        }
+        return .protobuf
+    }
+
+    private static func looksLikeJSONAfterBrace(_ value: [UInt8]) -> Bool {
+        guard let brace = value.firstIndex(of: 0x7B) else { return false }
+        for byte in value[(brace + 1)...] {
+            switch byte {
+            case 0x20, 0x09, 0x0A, 0x0D: continue
+            case 0x22, 0x7D: return true  // '"' or '}'
+            default: return false
+            }
+        }
+        return false
+    }
+
+    private func resolveTenant(_ record: KafkaRecord) -> String? {
+        if let header = record.header(Self.tenantHeader)?.trimmed, !header.isEmpty { return header }
+        if options.tenantFromKey, let key = record.key, !key.isEmpty {
+            return String(decoding: key, as: UTF8.self)
+        }
+        if let tenant = options.defaultTenant, !tenant.isEmpty { return tenant }
+        return nil
+    }
+}
+
+extension String {
+    /// The string without leading and trailing ASCII whitespace.
+    package var trimmed: String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        else { return "" }
+        return String(scalars[first...last])
+    }
+}

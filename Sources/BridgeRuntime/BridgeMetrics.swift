@@ -1,0 +1,86 @@
+import BridgeCore
+import CoreMetrics
+import NIOConcurrencyHelpers
+
+/// The bridge's Prometheus metrics, created once and cached per label set.
+///
+/// Names carry the `kafka_loki_bridge_` prefix and a unit suffix; labels are bounded (topic,
+/// partition, status code, outcome, reason), never tenants, offsets or URLs.
+package final class BridgeMetrics: Sendable {
+    /// Prefix of every metric name.
+    package static let prefix = "kafka_loki_bridge_"
+
+    private let factory: any MetricsFactory
+    private let counters = NIOLockedValueBox<[String: Counter]>([:])
+    private let gauges = NIOLockedValueBox<[String: Gauge]>([:])
+    /// Duration of one push request (histogram).
+    let pushDuration: Timer
+
+    /// Creates the metrics on `factory` (the Prometheus factory in production, a test factory in tests).
+    package init(factory: any MetricsFactory, version: String) {
+        self.factory = factory
+        pushDuration = Timer(label: Self.prefix + "push_duration_seconds", dimensions: [], preferredDisplayUnit: .seconds, factory: factory)
+        gauge("build_info", ["version": version]).record(1)
+    }
+
+    func counter(_ name: String, _ labels: KeyValuePairs<String, String> = [:]) -> Counter {
+        let key = Self.key(name, labels)
+        return counters.withLockedValue { cache in
+            if let counter = cache[key] { return counter }
+            let counter = Counter(label: Self.prefix + name, dimensions: labels.map { ($0.key, $0.value) }, factory: factory)
+            cache[key] = counter
+            return counter
+        }
+    }
+
+    func gauge(_ name: String, _ labels: KeyValuePairs<String, String> = [:]) -> Gauge {
+        let key = Self.key(name, labels)
+        return gauges.withLockedValue { cache in
+            if let gauge = cache[key] { return gauge }
+            let gauge = Gauge(label: Self.prefix + name, dimensions: labels.map { ($0.key, $0.value) }, factory: factory)
+            cache[key] = gauge
+            return gauge
+        }
+    }
+
+    private static func key(_ name: String, _ labels: KeyValuePairs<String, String>) -> String {
+        labels.reduce(name) { "\($0)|\($1.key)=\($1.value)" }
+    }
+
+    // MARK: - Named metrics
+
+    func recordsConsumed(_ partition: TopicPartition, count: Int) {
+        counter("records_consumed_total", ["topic": partition.topic, "partition": "\(partition.partition)"]).increment(by: count)
+    }
+
+    func bytesConsumed(topic: String, bytes: Int) { counter("record_bytes_consumed_total", ["topic": topic]).increment(by: bytes) }
+
+    func entriesConsumed(topic: String, count: Int) { counter("entries_consumed_total", ["topic": topic]).increment(by: count) }
+
+    func recordFailed(topic: String, reason: String) {
+        counter("records_failed_total", ["topic": topic, "reason": reason]).increment()
+    }
+
+    func push(statusCode: String) { counter("pushes_total", ["status_code": statusCode]).increment() }
+
+    func entriesPushed(outcome: String, count: Int) {
+        counter("entries_pushed_total", ["outcome": outcome]).increment(by: count)
+    }
+
+    func pushRetry() { counter("push_retries_total").increment() }
+
+    func commit(success: Bool) { counter("commits_total", ["outcome": success ? "success" : "failure"]).increment() }
+
+    func lag(_ partition: TopicPartition, records: Int64) {
+        gauge("consumer_lag_records", ["topic": partition.topic, "partition": "\(partition.partition)"]).record(records)
+    }
+
+    func assignedPartitions(_ count: Int) { gauge("assigned_partitions").record(count) }
+
+    func inFlight(bytes: Int, records: Int) {
+        gauge("in_flight_bytes").record(bytes)
+        gauge("in_flight_records").record(records)
+    }
+
+    func intakePaused(_ paused: Bool) { gauge("intake_paused").record(paused ? 1 : 0) }
+}

@@ -1,0 +1,102 @@
+import BridgeCodecs
+import BridgeCore
+import CoreMetrics
+import Logging
+import LokiOutput
+import NIOPosix
+
+/// Delivers one batch to Loki: encodes it, pushes it on the blocking-I/O thread pool, and
+/// retries per the ``RetryPolicy`` until Loki accepts it, rejects it for good, or the task is
+/// cancelled (shutdown deadline).
+package struct LokiPusher: Sendable {
+    /// How a delivery ended.
+    package enum Outcome: Sendable, Equatable {
+        /// Loki answered 2xx.
+        case accepted
+        /// Loki answered a permanent 4xx (or retries ran out): the records are done, and lost to Loki.
+        case rejected(status: String, message: String)
+        /// Shutdown interrupted the retries: the records are not done and will be redelivered.
+        case interrupted
+    }
+
+    let client: LokiPushClient
+    let threadPool: NIOThreadPool
+    let policy: RetryPolicy
+    let metrics: BridgeMetrics
+    let logger: Logger
+
+    /// Pushes `batch` until it is accepted, permanently rejected, or the task is cancelled.
+    package func deliver(_ batch: PushBatch) async -> Outcome {
+        let body = Snappy.compress(PushBodyBuilder.body(for: batch))
+        var generator = SystemRandomNumberGenerator()
+        var attempt = 0
+        while true {
+            attempt += 1
+            let started = ContinuousClock.now
+            let result: Result<LokiResponse, LokiPushError>
+            do {
+                result = try await threadPool.runIfActive { [client] in
+                    Result { () throws(LokiPushError) in try client.push(body: body, tenant: batch.tenant) }
+                }
+            } catch {
+                return .interrupted  // the pool is shutting down
+            }
+            metrics.pushDuration.recordSeconds((ContinuousClock.now - started).seconds)
+            let status: String
+            let retryAfter: Duration?
+            let message: String
+            switch result {
+            case .success(let response):
+                status = "\(response.status)"
+                retryAfter = response.retryAfter
+                message = response.body
+            case .failure(let error):
+                status = error.category
+                retryAfter = nil
+                message = error.message
+            }
+            metrics.push(statusCode: status)
+            let httpStatus = try? result.get().status
+            switch PushDisposition.classify(status: httpStatus) {
+            case .accepted:
+                metrics.entriesPushed(outcome: "accepted", count: batch.entryCount)
+                logger.debug("batch pushed", metadata: metadata(batch, status: status, attempt: attempt))
+                return .accepted
+            case .permanent:
+                return reject(batch, status: status, message: message, attempt: attempt)
+            case .retry:
+                guard policy.shouldRetry(afterAttempts: attempt) else {
+                    return reject(batch, status: status, message: "retries exhausted: \(message)", attempt: attempt)
+                }
+                let delay = policy.delay(attempt: attempt, retryAfter: retryAfter, using: &generator)
+                metrics.pushRetry()
+                var details = metadata(batch, status: status, attempt: attempt)
+                details["error.message"] = "\(message)"
+                details["retry.delay_ms"] = "\(Int(delay.seconds * 1000))"
+                logger.warning("push failed, will retry", metadata: details)
+                do {
+                    try await Task.sleep(for: delay)
+                } catch {
+                    return .interrupted
+                }
+            }
+        }
+    }
+
+    private func reject(_ batch: PushBatch, status: String, message: String, attempt: Int) -> Outcome {
+        metrics.entriesPushed(outcome: "rejected", count: batch.entryCount)
+        var details = metadata(batch, status: status, attempt: attempt)
+        details["error.message"] = "\(message)"
+        // Until the dead-letter topic exists these entries are not in Loki: say so loudly.
+        logger.error("Loki rejected batch permanently; its records are marked done", metadata: details)
+        return .rejected(status: status, message: message)
+    }
+
+    private func metadata(_ batch: PushBatch, status: String, attempt: Int) -> Logger.Metadata {
+        [
+            "batch.id": "\(batch.id)", "loki.tenant": "\(batch.tenant ?? "")", "loki.status": "\(status)",
+            "batch.entries": "\(batch.entryCount)", "batch.bytes": "\(batch.encodedBytes)",
+            "kafka.offsets": "\(batch.offsetRanges)", "push.attempt": "\(attempt)",
+        ]
+    }
+}

@@ -1,0 +1,240 @@
+import BridgeCore
+import Foundation
+import KafkaInput
+import Logging
+import NIOConcurrencyHelpers
+
+/// Connects the consumer to the pushers: decodes records, registers them with the offset
+/// tracker, batches them per tenant, queues batches per tenant lane, and marks records done
+/// when their batch was accepted (or permanently rejected) by Loki.
+///
+/// All mutable state lives in one ``State`` behind a lock; the consumer's poll thread and the
+/// push tasks only hold it for bookkeeping, never for I/O or decoding.
+package final class Pipeline: ConsumerDelegate, Sendable {
+    struct State {
+        var tracker = OffsetTracker()
+        var batcher: Batcher
+        /// Batches waiting per tenant lane, oldest first.
+        var queues: [String?: [PushBatch]] = [:]
+        /// Tenants with a push in flight (one at a time per tenant keeps stream order).
+        var busyLanes: Set<String?> = []
+        /// Decoded bytes of records not done yet (the memory budget).
+        var inFlightBytes = 0
+        var paused = false
+        /// Set once shutdown drained the pipeline: the final revoke must not wait again.
+        var shuttingDown = false
+    }
+
+    private let state: NIOLockedValueBox<State>
+    /// Signalled whenever records complete, for threads waiting in revoke.
+    private let completion = NSCondition()
+    private let decoder: RecordDecoder
+    private let configuration: BridgeConfiguration
+    private let metrics: BridgeMetrics
+    private let logger: Logger
+    private let wakeScheduler: @Sendable () -> Void
+
+    /// Creates the pipeline.
+    ///
+    /// - Parameter wakeScheduler: called when batches become ready to push.
+    package init(
+        configuration: BridgeConfiguration, decoder: RecordDecoder, metrics: BridgeMetrics, logger: Logger,
+        wakeScheduler: @escaping @Sendable () -> Void
+    ) {
+        self.configuration = configuration
+        self.decoder = decoder
+        self.metrics = metrics
+        self.logger = logger
+        self.wakeScheduler = wakeScheduler
+        state = NIOLockedValueBox(
+            State(batcher: Batcher(maxBytes: configuration.batch.maxBytes, maxWait: configuration.batch.wait)))
+    }
+
+    // MARK: - Consumer side (poll thread)
+
+    package func consume(_ records: [KafkaRecord]) {
+        let now = ContinuousClock.now
+        let decoded = records.map { record in Result { () throws(RecordDecodeError) in try decoder.decode(record) } }
+        var ready: [PushBatch] = []
+        state.withLockedValue { state in
+            for (record, result) in zip(records, decoded) {
+                switch result {
+                case .success(let content):
+                    guard let ticket = state.tracker.register(record.topicPartition, offset: record.offset) else { continue }
+                    state.inFlightBytes += content.encodedBytes
+                    ready += state.batcher.add(content, ticket: ticket, sourceBytes: content.encodedBytes, now: now)
+                case .failure:
+                    // Nothing to push: done at once, so it never holds back the commit.
+                    _ = state.tracker.register(record.topicPartition, offset: record.offset, pieces: 0)
+                }
+            }
+            enqueue(ready, in: &state)
+        }
+        recordConsumption(records, decoded)
+        if !ready.isEmpty { wakeScheduler() }
+    }
+
+    private func recordConsumption(_ records: [KafkaRecord], _ decoded: [Result<DecodedRecord, RecordDecodeError>]) {
+        var perPartition: [TopicPartition: Int] = [:]
+        var perTopic: [String: (entries: Int, bytes: Int)] = [:]
+        for (record, result) in zip(records, decoded) {
+            perPartition[record.topicPartition, default: 0] += 1
+            perTopic[record.topicPartition.topic, default: (0, 0)].bytes += record.value?.count ?? 0
+            switch result {
+            case .success(let content):
+                perTopic[record.topicPartition.topic, default: (0, 0)].entries += content.entryCount
+            case .failure(let error):
+                metrics.recordFailed(topic: record.topicPartition.topic, reason: error.reason.rawValue)
+                logger.error(
+                    "undecodable record skipped",
+                    metadata: [
+                        "kafka.topic": "\(record.topicPartition.topic)", "kafka.partition": "\(record.topicPartition.partition)",
+                        "kafka.offset": "\(record.offset)", "error.type": "\(error.reason.rawValue)",
+                        "error.message": "\(error.detail)",
+                    ])
+            }
+        }
+        for (partition, count) in perPartition { metrics.recordsConsumed(partition, count: count) }
+        for (topic, totals) in perTopic {
+            metrics.entriesConsumed(topic: topic, count: totals.entries)
+            metrics.bytesConsumed(topic: topic, bytes: totals.bytes)
+        }
+    }
+
+    package func partitionsAssigned(_ partitions: [TopicPartition], committedOffsets: [TopicPartition: Int64]) {
+        state.withLockedValue { state in
+            state.tracker.assign(partitions)
+            for (partition, offset) in committedOffsets { state.tracker.markCommitted(partition, offset: offset) }
+            metrics.assignedPartitions(state.tracker.assigned.count)
+        }
+    }
+
+    package func partitionsRevoked(_ partitions: [TopicPartition], lost: Bool) -> [TopicPartition: Int64] {
+        if !lost, !state.withLockedValue({ $0.shuttingDown }) {
+            flushAll()
+            let deadline = Date(timeIntervalSinceNow: configuration.kafka.revokeTimeout.seconds)
+            completion.lock()
+            while pending(partitions) > 0, completion.wait(until: deadline) {}
+            completion.unlock()
+            let left = pending(partitions)
+            if left > 0 {
+                logger.warning(
+                    "revoke timeout: releasing partitions with records not yet in Loki; the next owner redelivers them",
+                    metadata: ["kafka.records": "\(left)", "kafka.partitions": "\(partitions.map(\.description).joined(separator: ","))"])
+            }
+        }
+        return state.withLockedValue { state in
+            var offsets: [TopicPartition: Int64] = [:]
+            for partition in partitions {
+                if let next = state.tracker.committable(partition), next != state.tracker.committed(partition) {
+                    offsets[partition] = next
+                }
+                state.tracker.revoke(partition)
+            }
+            metrics.assignedPartitions(state.tracker.assigned.count)
+            return lost ? [:] : offsets
+        }
+    }
+
+    package func commitCandidates() -> [TopicPartition: Int64] {
+        state.withLockedValue { $0.tracker.commitCandidates() }
+    }
+
+    package func committed(_ offsets: [TopicPartition: Int64], error: KafkaInputError?) {
+        state.withLockedValue { state in
+            for (partition, offset) in offsets { state.tracker.markCommitted(partition, offset: offset) }
+        }
+        if !offsets.isEmpty { metrics.commit(success: true) }
+        if error != nil { metrics.commit(success: false) }
+    }
+
+    package func intakeShouldPause(currentlyPaused: Bool) -> Bool {
+        let (bytes, records, paused) = state.withLockedValue { state -> (Int, Int, Bool) in
+            let limit = configuration.maxInFlightBytes
+            // Hysteresis: resume only below 3/4 of the budget so intake does not flap.
+            state.paused = currentlyPaused ? state.inFlightBytes > limit * 3 / 4 : state.inFlightBytes > limit
+            return (state.inFlightBytes, state.tracker.totalPending, state.paused)
+        }
+        metrics.inFlight(bytes: bytes, records: records)
+        metrics.intakePaused(paused)
+        return paused
+    }
+
+    package func observedHighWatermarks(_ watermarks: [TopicPartition: Int64]) {
+        let committed = state.withLockedValue { state in watermarks.keys.map { ($0, state.tracker.committed($0)) } }
+        for (partition, offset) in committed {
+            guard let offset, let high = watermarks[partition] else { continue }
+            metrics.lag(partition, records: max(0, high - offset))
+        }
+    }
+
+    // MARK: - Push side
+
+    /// Moves batches that waited `batch.wait` to their lanes.
+    package func flushDue(now: ContinuousClock.Instant = .now) {
+        let flushed = state.withLockedValue { state in
+            let due = state.batcher.due(now: now)
+            enqueue(due, in: &state)
+            return !due.isEmpty
+        }
+        if flushed { wakeScheduler() }
+    }
+
+    /// Moves every open batch to its lane (revoke, shutdown).
+    package func flushAll() {
+        let flushed = state.withLockedValue { state in
+            let all = state.batcher.drain()
+            enqueue(all, in: &state)
+            return !all.isEmpty
+        }
+        if flushed { wakeScheduler() }
+    }
+
+    /// Takes batches for idle lanes, up to `limit` lanes busy in total; each returned batch's
+    /// lane is busy until ``finish(_:accepted:)``.
+    package func takeWork(limit: Int) -> [PushBatch] {
+        state.withLockedValue { state in
+            var work: [PushBatch] = []
+            // Oldest batch first across tenants, so no tenant starves another.
+            let waiting = state.queues.filter { !$0.value.isEmpty && !state.busyLanes.contains($0.key) }
+                .sorted { $0.value[0].id < $1.value[0].id }
+            for (tenant, _) in waiting where state.busyLanes.count < limit {
+                state.busyLanes.insert(tenant)
+                work.append(state.queues[tenant]!.removeFirst())
+                if state.queues[tenant]!.isEmpty { state.queues[tenant] = nil }
+            }
+            return work
+        }
+    }
+
+    /// Marks the batch's records done (Loki accepted it, or rejected it for good) and frees its lane.
+    package func finish(_ batch: PushBatch, done: Bool) {
+        state.withLockedValue { state in
+            state.busyLanes.remove(batch.tenant)
+            guard done else { return }
+            for ticket in batch.tickets { state.tracker.complete(ticket) }
+            state.inFlightBytes -= batch.sourceBytes
+        }
+        completion.lock()
+        completion.broadcast()
+        completion.unlock()
+        wakeScheduler()
+    }
+
+    /// Marks the start of shutdown: the shutdown deadline replaces the revoke timeout.
+    package func beginShutdown() { state.withLockedValue { $0.shuttingDown = true } }
+
+    /// Records consumed but not done yet.
+    package var pendingRecords: Int { state.withLockedValue { $0.tracker.totalPending } }
+
+    /// When the oldest open batch becomes due.
+    package var nextFlushDeadline: ContinuousClock.Instant? { state.withLockedValue { $0.batcher.nextDeadline } }
+
+    private func pending(_ partitions: [TopicPartition]) -> Int {
+        state.withLockedValue { state in partitions.reduce(0) { $0 + state.tracker.pendingCount($1) } }
+    }
+
+    private func enqueue(_ batches: [PushBatch], in state: inout State) {
+        for batch in batches { state.queues[batch.tenant, default: []].append(batch) }
+    }
+}

@@ -1,0 +1,254 @@
+import BridgeCore
+import CRdKafka
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+
+/// The consumer-group member: a dedicated thread that polls librdkafka, hands records to the
+/// ``ConsumerDelegate``, serves rebalances, pauses intake over the memory budget and commits
+/// done offsets.
+///
+/// Lifecycle: ``start()`` → running; ``stopIntake()`` → draining (records still arriving are
+/// not taken, so nothing is registered beyond them and no commit can pass them; polling and
+/// commits go on); ``close()`` → final commit, leave the group, thread ends.
+///
+/// - Important: librdkafka's poll blocks, so it runs on its own `Thread`, never on Swift's
+///   cooperative pool. Every librdkafka call except `close()`'s signalling happens on it.
+package final class KafkaConsumerLoop: @unchecked Sendable {
+    private enum Phase {
+        case created, running, draining, closing, finished
+    }
+
+    /// Logger for the consumer and librdkafka's messages (thread-safe).
+    let logger: Logger
+    private let configuration: KafkaConsumerConfiguration
+    private let delegate: any ConsumerDelegate
+    private let phase = NIOLockedValueBox(Phase.created)
+    private let member = NIOLockedValueBox(false)
+    private let finished = NIOLockedValueBox<(done: Bool, waiters: [CheckedContinuation<KafkaInputError?, Never>])>((false, []))
+    private var consumer: RDKafkaConsumer!
+    // The fields below are touched only by the poll thread.
+    private var assignment: Set<TopicPartition> = []
+    private var paused = false
+    private var failure: KafkaInputError?
+
+    /// Creates the member; librdkafka validates the properties here, so bad configuration fails
+    /// before anything starts.
+    ///
+    /// - Throws: ``KafkaInputError`` naming the librdkafka property that was refused.
+    package init(
+        configuration: KafkaConsumerConfiguration, delegate: any ConsumerDelegate, logger: Logger
+    ) throws(KafkaInputError) {
+        self.configuration = configuration
+        self.delegate = delegate
+        self.logger = logger
+        consumer = try RDKafkaConsumer(
+            properties: configuration.effectiveProperties, context: Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Whether the consumer has joined its group (refreshed every commit interval).
+    package var isGroupMember: Bool { member.withLockedValue { $0 } }
+
+    /// Partitions currently assigned (poll thread only).
+    var currentAssignment: [TopicPartition] { Array(assignment) }
+
+    /// Subscribes and starts the poll thread.
+    ///
+    /// - Throws: ``KafkaInputError`` when the subscription is refused.
+    package func start() throws(KafkaInputError) {
+        try consumer.subscribe(configuration.topics)
+        phase.withLockedValue { $0 = .running }
+        let thread = Thread { [self] in pollLoop() }
+        thread.name = "kafka-poll"
+        thread.start()
+        logger.info(
+            "consumer started",
+            metadata: [
+                "kafka.topics": "\(configuration.topics.joined(separator: ","))",
+                "kafka.group.id": "\(configuration.properties["group.id"] ?? "")",
+            ])
+    }
+
+    /// Stops taking records; polling, rebalances and commits continue until ``close()``.
+    package func stopIntake() {
+        phase.withLockedValue { if $0 == .running { $0 = .draining } }
+    }
+
+    /// Commits what is done, leaves the group and waits for the poll thread to end.
+    ///
+    /// - Returns: the fatal error that ended the loop early, if any.
+    package func close() async -> KafkaInputError? {
+        phase.withLockedValue { if $0 == .running || $0 == .draining { $0 = .closing } }
+        return await waitUntilFinished()
+    }
+
+    /// Waits until the poll thread ended for any reason (fatal error or ``close()``).
+    package func waitUntilFinished() async -> KafkaInputError? {
+        await withCheckedContinuation { continuation in
+            let resume = finished.withLockedValue { state -> Bool in
+                if state.done { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resume { continuation.resume(returning: failure) }
+        }
+    }
+
+    // MARK: - Poll thread
+
+    private func pollLoop() {
+        let clock = ContinuousClock()
+        var nextCommit = clock.now + configuration.commitInterval
+        var records: [KafkaRecord] = []
+        records.reserveCapacity(configuration.maxPollRecords)
+        loop: while true {
+            let current = phase.withLockedValue { $0 }
+            if current == .closing { break }
+            records.removeAll(keepingCapacity: true)
+            var timeout: Int32 = 100
+            while records.count < configuration.maxPollRecords,
+                let message = rd_kafka_consumer_poll(consumer.handle, timeout)
+            {
+                timeout = 0
+                defer { rd_kafka_message_destroy(message) }
+                if message.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    handleMessageError(message)
+                    if failure != nil { break loop }
+                    continue
+                }
+                records.append(KafkaRecord(copying: message))
+            }
+            if current == .running, !records.isEmpty {
+                delegate.consume(records)
+            } else if !records.isEmpty {
+                logger.debug("records left for redelivery during shutdown", metadata: ["kafka.records": "\(records.count)"])
+            }
+            updatePause(draining: current != .running)
+            if clock.now >= nextCommit {
+                commitDone()
+                reportWatermarks()
+                let joined = consumer.isGroupMember
+                member.withLockedValue { $0 = joined }
+                nextCommit = clock.now + configuration.commitInterval
+            }
+        }
+        if failure == nil { commitDone() }
+        if let error = consumer.close() {
+            logger.warning("consumer close reported an error", metadata: ["error.message": "\(error.message)"])
+        }
+        member.withLockedValue { $0 = false }
+        logger.info("consumer closed, group left")
+        consumer = nil  // destroys the handle on this thread
+        phase.withLockedValue { $0 = .finished }
+        let waiters = finished.withLockedValue { state -> [CheckedContinuation<KafkaInputError?, Never>] in
+            state.done = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: failure) }
+    }
+
+    private func handleMessageError(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
+        let error = message.pointee.err
+        let text = String(cString: rd_kafka_err2str(error))
+        if error == RD_KAFKA_RESP_ERR__FATAL {
+            failure = consumer.fatalError() ?? KafkaInputError(error, context: "consumer")
+            logger.critical("fatal consumer error, stopping", metadata: ["error.message": "\(failure!.message)"])
+            return
+        }
+        var metadata: Logger.Metadata = ["error.message": "\(text)", "error.code": "\(error.rawValue)"]
+        if let topic = message.pointee.rkt { metadata["kafka.topic"] = "\(String(cString: rd_kafka_topic_name(topic)))" }
+        metadata["kafka.partition"] = "\(message.pointee.partition)"
+        logger.warning("consumer error", metadata: metadata)
+    }
+
+    private func updatePause(draining: Bool) {
+        let shouldPause = draining || delegate.intakeShouldPause(currentlyPaused: paused)
+        guard shouldPause != paused else { return }
+        paused = shouldPause
+        consumer.setPaused(shouldPause, assignment)
+        logger.info(
+            shouldPause ? "intake paused" : "intake resumed",
+            metadata: ["reason": "\(draining ? "shutdown" : "memory budget")", "kafka.partitions": "\(assignment.count)"])
+    }
+
+    private func commitDone() {
+        let candidates = delegate.commitCandidates()
+        guard !candidates.isEmpty else { return }
+        let (succeeded, error) = consumer.commit(candidates)
+        delegate.committed(succeeded, error: error)
+        if let error {
+            logger.warning(
+                "offset commit failed, will retry", metadata: ["error.message": "\(error.message)"])
+        } else {
+            logger.debug("offsets committed", metadata: ["kafka.partitions": "\(succeeded.count)"])
+        }
+    }
+
+    private func reportWatermarks() {
+        var watermarks: [TopicPartition: Int64] = [:]
+        for partition in assignment {
+            if let high = consumer.cachedHighWatermark(partition) { watermarks[partition] = high }
+        }
+        delegate.observedHighWatermarks(watermarks)
+    }
+
+    // MARK: - Rebalance (called by rebalanceCallback on the poll thread)
+
+    func willAssign(_ partitions: [TopicPartition]) {
+        delegate.partitionsAssigned(partitions, committedOffsets: consumer.committedOffsets(partitions))
+    }
+
+    func didAssign(_ partitions: [TopicPartition]) {
+        assignment.formUnion(partitions)
+        if paused { consumer.setPaused(true, partitions) }
+        logger.info(
+            "partitions assigned",
+            metadata: ["kafka.partitions": "\(partitions.map(\.description).sorted().joined(separator: ","))"])
+    }
+
+    func revoke(_ partitions: [TopicPartition], lost: Bool) {
+        let offsets = delegate.partitionsRevoked(partitions, lost: lost)
+        if !lost, !offsets.isEmpty {
+            let (succeeded, error) = consumer.commit(offsets)
+            delegate.committed(succeeded, error: error)
+            if let error {
+                logger.warning("commit on revoke failed", metadata: ["error.message": "\(error.message)"])
+            }
+        }
+        assignment.subtract(partitions)
+        logger.info(
+            lost ? "partitions lost" : "partitions revoked",
+            metadata: ["kafka.partitions": "\(partitions.map(\.description).sorted().joined(separator: ","))"])
+    }
+}
+
+extension KafkaRecord {
+    /// Copies a librdkafka message (valid only until `rd_kafka_message_destroy`) into Swift values.
+    init(copying message: UnsafeMutablePointer<rd_kafka_message_t>) {
+        let m = message.pointee
+        let topic = String(cString: rd_kafka_topic_name(m.rkt))
+        func bytes(_ pointer: UnsafeMutableRawPointer?, _ length: Int) -> [UInt8]? {
+            guard let pointer else { return nil }
+            return [UInt8](UnsafeRawBufferPointer(start: pointer, count: length))
+        }
+        var headers: [RecordHeader] = []
+        var headerList: OpaquePointer?
+        if rd_kafka_message_headers(message, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList {
+            var index = 0
+            var name: UnsafePointer<CChar>?
+            var value: UnsafeRawPointer?
+            var size = 0
+            while rd_kafka_header_get_all(headerList, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                headers.append(
+                    RecordHeader(
+                        key: name.map { String(cString: $0) } ?? "",
+                        value: value.map { [UInt8](UnsafeRawBufferPointer(start: $0, count: size)) }))
+                index += 1
+            }
+        }
+        self.init(
+            topicPartition: TopicPartition(topic: topic, partition: m.partition), offset: m.offset,
+            key: bytes(m.key, m.key_len), value: bytes(m.payload, m.len), headers: headers)
+    }
+}
