@@ -34,6 +34,8 @@ package struct RecordDecodeError: Error, Sendable, Equatable, CustomStringConver
         case json = "json"
         /// Decompressed size over the configured limit.
         case tooLarge = "too_large"
+        /// The tenant is not a valid Loki tenant ID (Loki would refuse every push).
+        case invalidTenant = "invalid_tenant"
     }
 
     package var description: String { "\(reason.rawValue): \(detail)" }

@@ -45,6 +45,9 @@ package struct RecordDecoder: Sendable {
             throw RecordDecodeError(.emptyValue, "record has no value")
         }
         let tenant = resolveTenant(record)
+        if let tenant, let problem = Self.tenantProblem(tenant) {
+            throw RecordDecodeError(.invalidTenant, "tenant '\(tenant.prefix(160))' \(problem)")
+        }
         switch try format(of: record, value: value) {
         case .protobuf:
             let raw = try decompressor.snappyDecompress(value, limit: options.maxDecompressedBytes)
@@ -129,6 +132,29 @@ package struct RecordDecoder: Sendable {
             }
         }
         return false
+    }
+
+    /// Why `tenant` is not a valid Loki tenant ID, or `nil` when it is valid.
+    ///
+    /// Mirrors Loki's `tenant.ValidTenantID` (dskit): at most 150 characters from
+    /// `[A-Za-z0-9!-_.*'()]`, not `.` or `..`. Checking here also keeps CR/LF out of the
+    /// `X-Scope-OrgID` header.
+    package static func tenantProblem(_ tenant: String) -> String? {
+        if tenant.utf8.count > 150 { return "is longer than 150 characters" }
+        if tenant == "." || tenant == ".." { return "is '.' or '..'" }
+        for byte in tenant.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"):
+                continue
+            case UInt8(ascii: "!"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "*"),
+                UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"):
+                continue
+            default:
+                return "contains a character Loki does not allow in tenant IDs (allowed: A-Z a-z 0-9 ! - _ . * ' ( ))"
+            }
+        }
+        return nil
     }
 
     private func resolveTenant(_ record: KafkaRecord) -> String? {

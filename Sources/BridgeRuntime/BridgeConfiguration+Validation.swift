@@ -63,6 +63,9 @@ extension BridgeConfiguration {
         guard (try? HTTPAddress(parsing: httpAddress)) != nil else {
             throw ConfigurationError(key: key("http.address"), problem: "'\(httpAddress)' is not host:port", fix: "use e.g. 0.0.0.0:8080")
         }
+        if let tenant = loki.tenantID, let problem = RecordDecoder.tenantProblem(tenant) {
+            throw ConfigurationError(key: key("loki.tenant_id"), problem: "'\(tenant)' \(problem)", fix: "use a valid Loki tenant ID")
+        }
         guard LogLevelName.parse(logLevel) != nil else {
             throw ConfigurationError(
                 key: key("log_level"), problem: "'\(logLevel)' is not a log level",

@@ -75,6 +75,12 @@ package final class BridgeMetrics: Sendable {
         gauge("consumer_lag_records", ["topic": partition.topic, "partition": "\(partition.partition)"]).record(records)
     }
 
+    /// Drops the lag gauge of a partition this replica no longer owns, so it does not linger.
+    func forgetLag(_ partition: TopicPartition) {
+        let key = Self.key("consumer_lag_records", ["topic": partition.topic, "partition": "\(partition.partition)"])
+        gauges.withLockedValue { $0.removeValue(forKey: key) }?.destroy()
+    }
+
     func assignedPartitions(_ count: Int) { gauge("assigned_partitions").record(count) }
 
     func inFlight(bytes: Int, records: Int) {

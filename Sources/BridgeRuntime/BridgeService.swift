@@ -93,6 +93,8 @@ package struct BridgeService: Service {
         pipeline.flushAll()
         let deadline = ContinuousClock.now + configuration.shutdownTimeout
         while pipeline.pendingRecords > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+            // A poll round in progress when intake stopped may still add to an open batch.
+            pipeline.flushAll()
             try? await Task.sleep(for: .milliseconds(20))
         }
         let left = pipeline.pendingRecords

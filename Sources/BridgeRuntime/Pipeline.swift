@@ -130,6 +130,7 @@ package final class Pipeline: ConsumerDelegate, Sendable {
                     offsets[partition] = next
                 }
                 state.tracker.revoke(partition)
+                metrics.forgetLag(partition)
             }
             metrics.assignedPartitions(state.tracker.assigned.count)
             return lost ? [:] : offsets

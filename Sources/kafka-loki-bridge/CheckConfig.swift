@@ -8,8 +8,9 @@ extension KafkaLokiBridge {
             commandName: "check-config",
             abstract: "Validate the configuration and print the effective settings, secrets redacted.",
             discussion: """
-                Exits 0 when the configuration is valid. Every librdkafka property is checked by
-                librdkafka itself, so typos in KAFKA_<NAME> variables are caught here.
+                Exits 0 when the configuration is valid, 64 with a message naming the key and the \
+                fix when it is not. Every librdkafka property is checked by librdkafka itself, so \
+                typos in KAFKA_<NAME> variables are caught here, before a deployment.
                 """)
 
         @OptionGroup var global: GlobalOptions

@@ -10,9 +10,17 @@ extension KafkaLokiBridge {
         static let configuration = CommandConfiguration(
             abstract: "Run the bridge until SIGTERM or SIGINT (the default command).",
             discussion: """
-                Joins the consumer group, pushes to Loki and serves /metrics, /live and /ready on
-                HTTP_ADDRESS. On SIGTERM/SIGINT it stops fetching, finishes in-flight pushes within
+                Joins the consumer group, pushes to Loki and serves /metrics, /live and /ready on \
+                HTTP_ADDRESS. On SIGTERM/SIGINT it stops fetching, finishes in-flight pushes within \
                 SHUTDOWN_TIMEOUT, commits what Loki accepted, leaves the group and exits 0.
+
+                Main settings: KAFKA_BROKERS, KAFKA_TOPICS (default logging-events), KAFKA_GROUP_ID \
+                (default loki-consumer-group), LOKI_URL, LOKI_TENANT_ID, HTTP_ADDRESS. Any other \
+                KAFKA_<NAME> sets the librdkafka property <name> (lower case, _ becomes .), e.g. \
+                KAFKA_SECURITY_PROTOCOL=SASL_SSL. 'check-config' lists every setting.
+
+                Exit codes: 0 after a clean shutdown, 64 for invalid configuration, 1 when the \
+                consumer failed (fatal Kafka error) or could not start.
                 """)
 
         @OptionGroup var global: GlobalOptions
