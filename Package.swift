@@ -88,7 +88,12 @@ let package = Package(
             name: "LokiOutputTests", dependencies: ["LokiOutput", "BridgeCodecs", "BridgeCore", "CLokiProto"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "BridgeRuntimeTests", dependencies: ["BridgeRuntime", "BridgeCore"],
+            name: "BridgeRuntimeTests",
+            dependencies: [
+                "BridgeRuntime", "BridgeCore", "BridgeCodecs", "KafkaInput",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "KafkaLokiBridgeCLITests",

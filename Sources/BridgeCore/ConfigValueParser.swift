@@ -25,7 +25,10 @@ package enum ConfigValueParser {
             }
             total += number * scale
         }
-        return .nanoseconds(Int64(total * 1e9))
+        let nanos = (total * 1e9).rounded()
+        // Anything beyond ~292 years does not fit a Duration's nanoseconds: refuse, never trap.
+        guard nanos.isFinite, nanos < 9.2e18 else { return nil }
+        return .nanoseconds(Int64(nanos))
     }
 
     /// Parses a byte size: `1048576`, `512KiB`, `1MiB`, `1MB`, `2GiB`, `64k` (binary and decimal units).

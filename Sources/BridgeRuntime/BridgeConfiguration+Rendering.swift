@@ -1,3 +1,4 @@
+import Foundation
 import KafkaInput
 
 extension BridgeConfiguration {
@@ -16,7 +17,7 @@ extension BridgeConfiguration {
         var lines: [String] = []
         let width = ConfigurationKeys.all.map(\.path.count).max() ?? 0
         for key in ConfigurationKeys.all {
-            let value = key.render(self).map { key.secret ? Self.redacted : $0 } ?? "(unset)"
+            let value = key.render(self).map { key.secret ? Self.redacted : Self.redactingUserInfo($0) } ?? "(unset)"
             lines.append("\(key.path.padding(width)) = \(value)    # \(key.env)")
         }
         lines.append("")
@@ -29,6 +30,14 @@ extension BridgeConfiguration {
     }
 
     static let redacted = "<redacted>"
+
+    /// `https://user:pass@host/…` → `https://<redacted>@host/…`: credentials in URLs stay hidden.
+    static func redactingUserInfo(_ value: String) -> String {
+        guard let scheme = value.range(of: "://"), let at = value[scheme.upperBound...].firstIndex(of: "@"),
+            !value[scheme.upperBound..<at].contains("/")
+        else { return value }
+        return value[..<scheme.upperBound] + redacted + value[at...]
+    }
 
     /// librdkafka properties that carry credentials or private keys.
     static func isSecretProperty(_ name: String) -> Bool {

@@ -21,6 +21,10 @@ package final class BridgeMetrics: Sendable {
         self.factory = factory
         pushDuration = Timer(label: Self.prefix + "push_duration_seconds", dimensions: [], preferredDisplayUnit: .seconds, factory: factory)
         gauge("build_info", ["version": version]).record(1)
+        // Series that alerts watch with increase(): created at 0 so the first event is a visible step.
+        for outcome in ["accepted", "rejected"] { _ = counter("entries_pushed_total", ["outcome": outcome]) }
+        for outcome in ["success", "failure"] { _ = counter("commits_total", ["outcome": outcome]) }
+        _ = counter("push_retries_total")
     }
 
     func counter(_ name: String, _ labels: KeyValuePairs<String, String> = [:]) -> Counter {

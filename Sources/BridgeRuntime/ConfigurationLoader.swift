@@ -1,5 +1,4 @@
 import BridgeCore
-import Foundation
 import KafkaInput
 import Yams
 
@@ -28,17 +27,17 @@ package enum ConfigurationLoader {
     // MARK: - YAML
 
     private static func applyYAML(_ text: String, to config: inout BridgeConfiguration) throws(ConfigurationError) {
-        let document: Any?
+        let document: Node?
         do {
-            document = try Yams.load(yaml: text)
+            document = try Yams.compose(yaml: text)
         } catch {
             throw ConfigurationError(key: "config file", problem: "not valid YAML: \(error)", fix: "correct the YAML syntax")
         }
         guard let document else { return }
-        guard let root = document as? [String: Any] else {
+        guard let root = document.mapping else {
             throw ConfigurationError(key: "config file", problem: "the top level is not a mapping", fix: "write `key: value` pairs")
         }
-        var leaves: [(String, Any)] = []
+        var leaves: [(String, Node)] = []
         flatten(root, prefix: "", into: &leaves)
         let byPath = Dictionary(uniqueKeysWithValues: ConfigurationKeys.all.map { ($0.path, $0) })
         for (path, value) in leaves {
@@ -52,12 +51,7 @@ package enum ConfigurationLoader {
                     key: path, problem: "unknown key in the config file",
                     fix: "use one of: \(known), or kafka.properties.<librdkafka property>")
             }
-            let text: String
-            if let list = value as? [Any] {
-                text = list.map(scalarText).joined(separator: ",")
-            } else {
-                text = scalarText(value)
-            }
+            let text = value.sequence.map { $0.map(scalarText).joined(separator: ",") } ?? scalarText(value)
             if let problem = key.apply(&config, text) {
                 throw ConfigurationError(key: path, problem: "'\(text)' is not valid", fix: problem)
             }
@@ -66,14 +60,15 @@ package enum ConfigurationLoader {
 
     /// Flattens nested mappings into dotted paths. `kafka.properties` keeps its keys whole
     /// because librdkafka property names contain dots themselves.
-    private static func flatten(_ map: [String: Any], prefix: String, into leaves: inout [(String, Any)]) {
-        for (key, value) in map.sorted(by: { $0.key < $1.key }) {
+    private static func flatten(_ map: Node.Mapping, prefix: String, into leaves: inout [(String, Node)]) {
+        for (keyNode, value) in map {
+            let key = keyNode.string ?? "\(keyNode)"
             let path = prefix.isEmpty ? key : "\(prefix).\(key)"
-            if path == "kafka.properties", let properties = value as? [String: Any] {
-                for (name, property) in properties.sorted(by: { $0.key < $1.key }) {
-                    leaves.append(("kafka.properties.\(name)", property))
+            if path == "kafka.properties", let properties = value.mapping {
+                for (name, property) in properties {
+                    leaves.append(("kafka.properties.\(name.string ?? "\(name)")", property))
                 }
-            } else if let nested = value as? [String: Any] {
+            } else if let nested = value.mapping {
                 flatten(nested, prefix: path, into: &leaves)
             } else {
                 leaves.append((path, value))
@@ -81,13 +76,11 @@ package enum ConfigurationLoader {
         }
     }
 
-    private static func scalarText(_ value: Any) -> String {
-        switch value {
-        case let text as String: return text
-        case let flag as Bool: return flag ? "true" : "false"
-        case is NSNull: return ""
-        default: return "\(value)"
-        }
+    /// The scalar exactly as written: `007` stays `007`, `yes` stays `yes` (the typed values
+    /// YAML 1.1 resolution would give — 7, true — are not what a tenant or password means).
+    private static func scalarText(_ node: Node) -> String {
+        guard let scalar = node.scalar else { return "" }
+        return node.null != nil && scalar.style == .plain ? "" : scalar.string
     }
 
     // MARK: - Environment
@@ -105,11 +98,11 @@ package enum ConfigurationLoader {
         }
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("KAFKA_") {
             guard !ConfigurationKeys.reservedKafkaVariables.contains(name) else { continue }
-            if isKubernetesServiceLink(name) {
+            if isKubernetesServiceLink(name, value: value) {
                 notes.append("ignored \(name): a Kubernetes service link variable, not a librdkafka property")
                 continue
             }
-            let property = name.dropFirst("KAFKA_".count).lowercased().replacingOccurrences(of: "_", with: ".")
+            let property = String(name.dropFirst("KAFKA_".count).lowercased().map { $0 == "_" ? "." : $0 })
             config.kafka.properties[property] = value
             sources[property] = name
         }
@@ -137,14 +130,20 @@ package enum ConfigurationLoader {
         }
     }
 
-    /// Kubernetes injects `<SERVICE>_SERVICE_HOST`, `<SERVICE>_PORT_9092_TCP…` for every service
-    /// in the namespace (enableServiceLinks); a service named `kafka` would otherwise turn into
-    /// bogus librdkafka properties such as `port` and crash the bridge at start.
-    static func isKubernetesServiceLink(_ name: String) -> Bool {
-        if name == "KAFKA_PORT" || name.hasSuffix("_SERVICE_HOST") || name.contains("_SERVICE_PORT") { return true }
+    /// Kubernetes injects `<SERVICE>_SERVICE_HOST`, `<SERVICE>_PORT=tcp://…`,
+    /// `<SERVICE>_PORT_9092_TCP…` for every service in the namespace (enableServiceLinks); a
+    /// service named `kafka` or `kafka-…` would otherwise turn into bogus librdkafka properties
+    /// such as `port` or `headless.port` and stop the bridge at start.
+    static func isKubernetesServiceLink(_ name: String, value: String) -> Bool {
+        if name.hasSuffix("_SERVICE_HOST") || name.contains("_SERVICE_PORT") { return true }
+        let lowered = value.lowercased()
+        if name.hasSuffix("_PORT"), ["tcp://", "udp://", "sctp://"].contains(where: { lowered.hasPrefix($0) }) {
+            return true
+        }
         // <SERVICE>_PORT_<number>_<TCP|UDP|SCTP>[_ADDR|_PORT|_PROTO]
         let parts = name.split(separator: "_")
-        guard let portIndex = parts.firstIndex(of: "PORT"), portIndex + 2 < parts.count else { return false }
-        return Int(parts[portIndex + 1]) != nil && ["TCP", "UDP", "SCTP"].contains(parts[portIndex + 2])
+        return parts.indices.dropLast(2).contains { index in
+            parts[index] == "PORT" && Int(parts[index + 1]) != nil && ["TCP", "UDP", "SCTP"].contains(parts[index + 2])
+        }
     }
 }
