@@ -1,0 +1,195 @@
+"""Faults: Loki errors and outages, SIGKILL / SIGTERM of the bridge, replicas joining and
+leaving, a hung broker. Each test asserts zero loss (every line in the stand-in under the right
+tenant and stream; committed == log end) and reports the duplicates that redelivery caused."""
+
+from __future__ import annotations
+
+import time
+
+from testbed.producers import FORMATS, BackgroundProducer, LogGenerator, produce_lines
+from testbed.util import Deadline, wait_until
+from testbed.verify import check_delivery, count_received
+
+TENANTS = ("team-a", "team-b")
+VARIANTS = dict(formats=FORMATS, content_headers=(True, False))
+
+
+def non_2xx_pushes(metrics) -> float:
+    return sum(v for labels, v in metrics.get("kafka_loki_bridge_pushes_total")
+               if not labels.get("status_code", "").startswith("2"))
+
+
+def assert_committed_lines_delivered(broker, loki, group, topic, produced_so_far):
+    """The invariant at one moment: every line of every record below the group's committed
+    offset is in the stand-in. Returns (committed offsets, number of lines checked)."""
+    committed = broker.committed(group, topic)
+    below = [e for e in produced_so_far if e.offset < (committed.get(e.partition) or 0)]
+    report = check_delivery(loki, below, tenants=TENANTS)
+    assert not report.missing and not report.misrouted, \
+        "committed past records whose lines are not in Loki:\n" + report.details()
+    return committed, len(below)
+
+
+def test_loki_503_for_10s_then_recovers(broker, loki, bridges, names, zero_loss):
+    """Loki answers 503 for ~10 s: nothing may be committed meanwhile; afterwards everything
+    arrives, and /metrics counted the failed pushes."""
+    topic = names.topic(partitions=6)
+    group = names.group()
+    bridge = bridges.start([topic], group)
+    loki.fault(mode="status", status=503, seconds=10)
+    outage = Deadline(10)
+    produced = produce_lines(broker.bootstrap, topic, LogGenerator(TENANTS), 20000, **VARIANTS)
+
+    # While the outage lasts, nothing is accepted, so nothing may be committed.
+    wait_until(lambda: non_2xx_pushes(bridge.metrics()) > 0, outage.remaining() + 5, "a failed push")
+    while outage.remaining() > 1.0:
+        assert count_received(loki, TENANTS) == 0
+        committed = broker.committed(group, topic)
+        assert all((c or 0) == 0 for c in committed.values()), f"committed during the outage: {committed}"
+        time.sleep(0.5)  # sampling an invariant over the outage window, not waiting for an event
+
+    zero_loss(produced, group, [topic], timeout=120)
+    m = bridge.metrics()
+    assert m.sum("kafka_loki_bridge_pushes_total", status_code="503") > 0, m.get("kafka_loki_bridge_pushes_total")
+    assert loki.stats()["pushes"].get("503", 0) > 0
+
+
+def test_loki_429_with_retry_after(broker, loki, bridges, names, zero_loss):
+    """Rate limiting: 429 with Retry-After for a few pushes, then accepted."""
+    topic = names.topic(partitions=3)
+    group = names.group()
+    loki.fault(mode="status", status=429, count=4, retry_after=1)
+    bridge = bridges.start([topic], group)
+    produced = produce_lines(broker.bootstrap, topic, LogGenerator(TENANTS), 5000, **VARIANTS)
+    zero_loss(produced, group, [topic], timeout=90)
+    assert loki.stats()["pushes"].get("429", 0) == 4
+    assert bridge.metrics().sum("kafka_loki_bridge_pushes_total", status_code="429") >= 1
+
+
+def test_loki_refuses_connections_then_slow(broker, loki, bridges, names, zero_loss):
+    """Loki down (connection refused) for 5 s, then slow (1.5 s per answer) for 8 s."""
+    topic = names.topic(partitions=3)
+    group = names.group()
+    bridge = bridges.start([topic], group)
+    loki.fault(mode="refuse", seconds=5)
+    gen = LogGenerator(TENANTS)
+    produced = produce_lines(broker.bootstrap, topic, gen, 4000, **VARIANTS)
+    wait_until(lambda: loki.ready(), 15, "the stand-in to accept connections again")
+    loki.fault(mode="delay", seconds=1.5, for_seconds=8)
+    produced += produce_lines(broker.bootstrap, topic, gen, 4000, **VARIANTS)
+    zero_loss(produced, group, [topic], timeout=120)
+    assert bridge.alive()
+
+
+def test_sigkill_mid_stream_then_restart(broker, loki, bridges, names, zero_loss):
+    """SIGKILL while lines are flowing (some but not all arrived), keep producing while it is
+    down, restart: zero loss; what was committed before the kill had been delivered."""
+    topic = names.topic(partitions=6)
+    group = names.group()
+    bridge = bridges.start([topic], group)
+    bg = BackgroundProducer(broker.bootstrap, topic, LogGenerator(TENANTS), lines_per_second=3000,
+                            **VARIANTS).start()
+    try:
+        wait_until(lambda: count_received(loki, TENANTS) >= 3000, 60, "3000 lines in the stand-in")
+        # Kill it once it has committed something, so the check below is not vacuous.
+        wait_until(lambda: any(broker.committed(group, topic).values()), 30, "a first commit")
+        bridge.kill()
+        arrived = count_received(loki, TENANTS)
+        produced_at_kill = bg.snapshot()
+        assert 0 < arrived
+        committed, checked = assert_committed_lines_delivered(broker, loki, group, topic, produced_at_kill)
+        assert checked > 0
+        print(f"at SIGKILL: {arrived} lines in Loki of {len(produced_at_kill)} produced; committed {committed} "
+              f"covers {checked} lines, all delivered")
+        # The bridge is down while production goes on.
+        wait_until(lambda: bg.delivered_lines() >= len(produced_at_kill) + 3000, 30, "3000 more lines produced")
+        bridge.start().wait_ready()
+        wait_until(lambda: count_received(loki, TENANTS) >= arrived + 3000, 60, "lines flowing again")
+    finally:
+        produced = bg.stop()
+    zero_loss(produced, group, [topic], timeout=120, note=f"(killed after {arrived} lines)")
+
+
+def test_second_instance_joins_then_first_leaves(broker, loki, bridges, names, zero_loss):
+    """A second replica joins the group mid-stream (both get partitions), then the first one
+    stops with SIGTERM and the second takes everything over: zero loss throughout."""
+    topic = names.topic(partitions=6)
+    group = names.group()
+    first = bridges.start([topic], group, name="replica1")
+    bg = BackgroundProducer(broker.bootstrap, topic, LogGenerator(TENANTS), lines_per_second=2000,
+                            **VARIANTS).start()
+    try:
+        wait_until(lambda: count_received(loki, TENANTS) >= 2000, 60, "2000 lines via replica1")
+        second = bridges.start([topic], group, name="replica2")
+
+        def assigned():
+            return (first.metrics().value("kafka_loki_bridge_assigned_partitions", 0),
+                    second.metrics().value("kafka_loki_bridge_assigned_partitions", 0))
+
+        split = wait_until(lambda: (lambda a: a if a[0] > 0 and a[1] > 0 and a[0] + a[1] == 6 else None)(assigned()),
+                           60, "both replicas to own partitions", describe=lambda: f"assigned {assigned()}")
+        print(f"partitions after the join: replica1 {split[0]:.0f}, replica2 {split[1]:.0f}")
+        before = count_received(loki, TENANTS)
+        wait_until(lambda: count_received(loki, TENANTS) >= before + 2000, 60, "2000 lines after the join")
+        wait_until(lambda: second.metrics().sum("kafka_loki_bridge_records_consumed_total") > 0, 30,
+                   "replica2 to consume records")
+        consumed_by_first = first.metrics().sum("kafka_loki_bridge_records_consumed_total")
+        assert consumed_by_first > 0
+
+        assert first.terminate() == 0
+        wait_until(lambda: second.metrics().value("kafka_loki_bridge_assigned_partitions", 0) == 6, 60,
+                   "replica2 to own all 6 partitions")
+        before = count_received(loki, TENANTS)
+        wait_until(lambda: count_received(loki, TENANTS) >= before + 2000, 60, "2000 lines after replica1 left")
+    finally:
+        produced = bg.stop()
+    zero_loss(produced, group, [topic], timeout=120, note=f"(split {split[0]:.0f}+{split[1]:.0f})")
+
+
+def test_sigterm_exits_0_and_commits_only_delivered(broker, loki, bridges, names, zero_loss):
+    """SIGTERM mid-stream: exit code 0, and every line below the committed offsets is in Loki.
+    A restart then delivers the rest."""
+    topic = names.topic(partitions=6)
+    group = names.group()
+    bridge = bridges.start([topic], group)
+    bg = BackgroundProducer(broker.bootstrap, topic, LogGenerator(TENANTS), lines_per_second=3000,
+                            **VARIANTS).start()
+    try:
+        wait_until(lambda: count_received(loki, TENANTS) >= 4000, 60, "4000 lines in the stand-in")
+        code = bridge.terminate(timeout=60)
+        assert code == 0, f"exit code {code} after SIGTERM"
+        produced_at_stop = bg.snapshot()
+        committed, checked = assert_committed_lines_delivered(broker, loki, group, topic, produced_at_stop)
+        assert checked > 0, f"nothing committed on shutdown: {committed}"
+        # ... and the other way round: a graceful stop commits everything it delivered, so no
+        # line of a record at or above the committed offset is in Loki yet.
+        above = [e for e in produced_at_stop if e.offset >= (committed.get(e.partition) or 0)]
+        early = check_delivery(loki, above, tenants=TENANTS).delivered if above else 0
+        print(f"after SIGTERM: committed {committed} covers {checked} lines, all delivered; "
+              f"{early} of {len(above)} lines above the committed offsets already in Loki")
+        assert early == 0, f"{early} delivered lines above the offsets committed on shutdown {committed}"
+        bridge.start().wait_ready()
+    finally:
+        produced = bg.stop()
+    zero_loss(produced, group, [topic], timeout=120)
+
+
+def test_broker_hangs_then_recovers(broker, loki, bridges, names, zero_loss):
+    """The broker stops answering (SIGSTOP) for 8 s, longer than the session timeout, then
+    comes back: the bridge recovers without losing anything."""
+    topic = names.topic(partitions=3)
+    group = names.group()
+    bridge = bridges.start([topic], group)
+    gen = LogGenerator(TENANTS)
+    produced = produce_lines(broker.bootstrap, topic, gen, 3000, **VARIANTS)
+    wait_until(lambda: count_received(loki, TENANTS) >= 1000, 60, "1000 lines in the stand-in")
+    broker.pause()
+    try:
+        hang = Deadline(8)
+        while not hang.expired():
+            assert bridge.alive(), "bridge exited while the broker was hung:\n" + bridge.log_tail()
+            time.sleep(0.5)  # the outage lasts 8 s; the bridge must simply survive it
+    finally:
+        broker.resume()
+    produced += produce_lines(broker.bootstrap, topic, gen, 3000, **VARIANTS)
+    zero_loss(produced, group, [topic], timeout=120)
