@@ -39,7 +39,9 @@ package struct OffsetTracker: Sendable {
 
         mutating func advanceHead() {
             while head < offsets.count, remaining[head] == 0 {
-                committable = offsets[head] + 1
+                // Never backwards: after a rewind, re-registered records below an earlier
+                // committable were already done once.
+                committable = max(committable ?? Int64.min, offsets[head] + 1)
                 head += 1
             }
             // Drop the done prefix once it dominates, keeping appends amortised O(1).
@@ -48,6 +50,16 @@ package struct OffsetTracker: Sendable {
                 remaining.removeFirst(head)
                 head = 0
             }
+        }
+
+        /// Forgets entries at or above `offset`, keeping everything below it.
+        mutating func rewind(to offset: Int64) {
+            let cut = offsets.firstIndex { $0 >= offset } ?? offsets.count
+            for index in max(cut, head)..<offsets.count where remaining[index] > 0 { pendingCount -= 1 }
+            offsets.removeSubrange(cut...)
+            remaining.removeSubrange(cut...)
+            head = min(head, offsets.count)
+            lastRegistered = offsets.last
         }
 
         func index(of offset: Int64) -> Int? {
@@ -87,12 +99,15 @@ package struct OffsetTracker: Sendable {
     /// - Returns: the ticket to complete, or `nil` when the partition is not assigned (the
     ///   record is then not tracked and must not be processed: it will be redelivered to the
     ///   partition's next owner from the committed offset).
-    /// - Note: an offset at or below the last registered one means the consumer rewound (for
-    ///   example an offset reset); tracking restarts under a new epoch from that offset.
+    /// - Note: an offset at or below the last registered one means the consumer rewound (an
+    ///   offset reset, a truncation after leader change). Entries at or above it are forgotten
+    ///   (they come again); entries below it are kept, so a still-pending lower record keeps
+    ///   holding the commit back. A ticket for the same offset completes the new entry too:
+    ///   the same offset is the same record.
     package mutating func register(_ partition: TopicPartition, offset: Int64, pieces: Int = 1) -> RecordTicket? {
         guard var state = partitions[partition] else { return nil }
         if let last = state.lastRegistered, offset <= last {
-            state = PartitionState(epoch: takeEpoch(), committed: state.committed)
+            state.rewind(to: offset)
         }
         state.offsets.append(offset)
         state.remaining.append(Int32(clamping: max(0, pieces)))
@@ -119,6 +134,14 @@ package struct OffsetTracker: Sendable {
         }
         partitions[ticket.topicPartition] = state
         return true
+    }
+
+    /// Whether the ticket's record is tracked and not done yet.
+    package func isPending(_ ticket: RecordTicket) -> Bool {
+        guard let state = partitions[ticket.topicPartition], state.epoch == ticket.epoch,
+            let index = state.index(of: ticket.offset)
+        else { return false }
+        return state.remaining[index] > 0
     }
 
     /// The offset that may be committed for `partition`, if any record was done.

@@ -84,9 +84,18 @@ package enum PushDisposition: Sendable, Equatable {
         switch status {
         case 200..<300: return .accepted
         case 429, 408: return .retry
+        case _ where isConfigurationProblem(status): return .retry
         case 400..<500: return .permanent
         default: return .retry  // 5xx, and 1xx/3xx that a push never legitimately gets
         }
+    }
+
+    /// 4xx answers that say the bridge is set up wrong, not that the data is bad: credentials
+    /// or tenant (401, 403, 407), the URL (404, 405, 421), a proxy's body limit (413). Every
+    /// batch would get them, so treating them as permanent would mark the whole topic done
+    /// without a line reaching Loki; they are retried (lag grows and alerts) until fixed.
+    package static func isConfigurationProblem(_ status: Int) -> Bool {
+        [401, 403, 404, 405, 407, 413, 421].contains(status)
     }
 }
 

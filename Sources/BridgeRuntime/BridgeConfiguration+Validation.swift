@@ -21,7 +21,8 @@ extension BridgeConfiguration {
         guard !kafka.groupID.isEmpty else {
             throw ConfigurationError(key: key("kafka.group_id"), problem: "empty consumer group", fix: "set a group id shared by all replicas")
         }
-        let resets = ["earliest", "latest", "smallest", "largest", "beginning", "end", "error"]
+        // "error" is left out on purpose: it stops a partition with only a log line to show for it.
+        let resets = ["earliest", "latest", "smallest", "largest", "beginning", "end"]
         guard resets.contains(kafka.autoOffsetReset) else {
             throw ConfigurationError(
                 key: key("kafka.auto_offset_reset"), problem: "'\(kafka.autoOffsetReset)' is not an offset reset policy",
@@ -34,6 +35,8 @@ extension BridgeConfiguration {
                 fix: "remove it; use \(KafkaPropertyNames.replacement[property] ?? "the bridge setting") instead")
         }
         try positive(kafka.commitInterval, "kafka.commit_interval")
+        try positive(kafka.revokeTimeout, "kafka.revoke_timeout")
+        try positive(shutdownTimeout, "shutdown_timeout")
         try positive(loki.timeout, "loki.timeout")
         try positive(loki.connectTimeout, "loki.connect_timeout")
         try positive(loki.minBackoff, "loki.min_backoff")

@@ -16,7 +16,7 @@ package struct BridgeConfiguration: Sendable, Equatable {
     /// Address of the admin HTTP server (`/metrics`, `/live`, `/ready`).
     package var httpAddress = "0.0.0.0:8080"
     /// Time allowed on SIGTERM/SIGINT to finish in-flight pushes before committing and leaving.
-    package var shutdownTimeout: Duration = .seconds(30)
+    package var shutdownTimeout: Duration = .seconds(20)
     /// Log level: trace, debug, info, notice, warning, error, critical.
     package var logLevel = "info"
 

@@ -73,6 +73,8 @@ package final class BridgeMetrics: Sendable {
 
     func pushRetry() { counter("push_retries_total").increment() }
 
+    func consumerError(code: String) { counter("consumer_errors_total", ["code": code]).increment() }
+
     func commit(success: Bool) { counter("commits_total", ["outcome": success ? "success" : "failure"]).increment() }
 
     func lag(_ partition: TopicPartition, records: Int64) {

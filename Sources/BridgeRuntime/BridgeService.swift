@@ -43,7 +43,8 @@ package struct BridgeService: Service {
         let consumer = try KafkaConsumerLoop(
             configuration: KafkaConsumerConfiguration(
                 topics: configuration.kafka.topics, properties: configuration.kafkaProperties,
-                commitInterval: configuration.kafka.commitInterval, maxPollRecords: configuration.kafka.maxPollRecords),
+                commitInterval: configuration.kafka.commitInterval, maxPollRecords: configuration.kafka.maxPollRecords,
+                maxPollBytes: max(1 << 20, configuration.maxInFlightBytes / 8)),
             delegate: pipeline, logger: logger)
         try consumer.start()
         status.started(groupMember: { consumer.isGroupMember })
@@ -66,7 +67,7 @@ package struct BridgeService: Service {
             for await _ in wakes {
                 for batch in pipeline.takeWork(limit: limit) {
                     group.addTask {
-                        let outcome = await pusher.deliver(batch)
+                        let outcome = await pusher.deliver(batch, stillNeeded: { pipeline.isStillNeeded(batch) })
                         pipeline.finish(batch, done: outcome != .interrupted)
                     }
                 }

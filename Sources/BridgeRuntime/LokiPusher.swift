@@ -17,6 +17,9 @@ package struct LokiPusher: Sendable {
         case rejected(status: String, message: String)
         /// Shutdown interrupted the retries: the records are not done and will be redelivered.
         case interrupted
+        /// No record of the batch is waiting for it any more (its partitions moved to another
+        /// replica, which redelivers them): retrying stopped.
+        case abandoned
     }
 
     let client: LokiPushClient
@@ -26,7 +29,9 @@ package struct LokiPusher: Sendable {
     let logger: Logger
 
     /// Pushes `batch` until it is accepted, permanently rejected, or the task is cancelled.
-    package func deliver(_ batch: PushBatch) async -> Outcome {
+    ///
+    /// - Parameter stillNeeded: asked before each retry; `false` abandons the batch.
+    package func deliver(_ batch: PushBatch, stillNeeded: @Sendable () -> Bool = { true }) async -> Outcome {
         let body = Snappy.compress(PushBodyBuilder.body(for: batch))
         var generator = SystemRandomNumberGenerator()
         var attempt = 0
@@ -65,6 +70,10 @@ package struct LokiPusher: Sendable {
             case .permanent:
                 return reject(batch, status: status, message: message, attempt: attempt)
             case .retry:
+                guard stillNeeded() else {
+                    logger.info("batch abandoned: its partitions moved to another consumer", metadata: metadata(batch, status: status, attempt: attempt))
+                    return .abandoned
+                }
                 guard policy.shouldRetry(afterAttempts: attempt) else {
                     return reject(batch, status: status, message: "retries exhausted: \(message)", attempt: attempt)
                 }
@@ -73,7 +82,13 @@ package struct LokiPusher: Sendable {
                 var details = metadata(batch, status: status, attempt: attempt)
                 details["error.message"] = "\(message)"
                 details["retry.delay_ms"] = "\(Int(delay.seconds * 1000))"
-                logger.warning("push failed, will retry", metadata: details)
+                if let httpStatus, PushDisposition.isConfigurationProblem(httpStatus) {
+                    // Every batch will get this until someone fixes the setup: say so loudly.
+                    details["hint"] = "\(Self.hint(for: httpStatus))"
+                    logger.error("Loki refused the push: configuration problem, retrying until fixed", metadata: details)
+                } else {
+                    logger.warning("push failed, will retry", metadata: details)
+                }
                 do {
                     try await Task.sleep(for: delay)
                 } catch {
@@ -90,6 +105,15 @@ package struct LokiPusher: Sendable {
         // Until the dead-letter topic exists these entries are not in Loki: say so loudly.
         logger.error("Loki rejected batch permanently; its records are marked done", metadata: details)
         return .rejected(status: status, message: message)
+    }
+
+    private static func hint(for status: Int) -> String {
+        switch status {
+        case 401, 403: "check the tenant (X-Scope-OrgID / LOKI_TENANT_ID) and LOKI_USERNAME/LOKI_PASSWORD/LOKI_BEARER_TOKEN"
+        case 404, 405, 421: "check LOKI_URL: it must be the full push URL, e.g. http://loki-write:3100/loki/api/v1/push"
+        case 413: "a proxy in front of Loki limits the body size: raise it or lower BATCH_MAX_BYTES"
+        default: "check the proxy in front of Loki"
+        }
     }
 
     private func metadata(_ batch: PushBatch, status: String, attempt: Int) -> Logger.Metadata {

@@ -161,6 +161,8 @@ package final class Pipeline: ConsumerDelegate, Sendable {
         return paused
     }
 
+    package func consumerError(code: String) { metrics.consumerError(code: code) }
+
     package func observedHighWatermarks(_ watermarks: [TopicPartition: Int64]) {
         let committed = state.withLockedValue { state in watermarks.keys.map { ($0, state.tracker.committed($0)) } }
         for (partition, offset) in committed {
@@ -224,6 +226,13 @@ package final class Pipeline: ConsumerDelegate, Sendable {
 
     /// Marks the start of shutdown: the shutdown deadline replaces the revoke timeout.
     package func beginShutdown() { state.withLockedValue { $0.shuttingDown = true } }
+
+    /// Whether any record of `batch` is still waiting for it. After a revoke, a lost
+    /// assignment or a rewind, a batch may carry only records that belong elsewhere now (or
+    /// were done by a copy): retrying it would only hold its lane and its memory.
+    package func isStillNeeded(_ batch: PushBatch) -> Bool {
+        state.withLockedValue { state in batch.tickets.contains { state.tracker.isPending($0) } }
+    }
 
     /// Records consumed but not done yet.
     package var pendingRecords: Int { state.withLockedValue { $0.tracker.totalPending } }

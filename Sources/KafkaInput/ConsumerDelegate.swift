@@ -29,6 +29,10 @@ package protocol ConsumerDelegate: AnyObject, Sendable {
     /// Whether intake must pause (the in-flight memory budget is exhausted) or may resume.
     func intakeShouldPause(currentlyPaused: Bool) -> Bool
 
+    /// librdkafka reported an error for a partition while fetching (corrupt batch, unsupported
+    /// compression, …), by librdkafka's error name.
+    func consumerError(code: String)
+
     /// Latest known log-end offsets (high watermarks) of assigned partitions, for lag.
     func observedHighWatermarks(_ watermarks: [TopicPartition: Int64])
 }

@@ -46,6 +46,12 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
             properties: configuration.effectiveProperties, context: Unmanaged.passUnretained(self).toOpaque())
     }
 
+    deinit {
+        // Destroy the handle while every field is still alive: librdkafka's threads call back
+        // into this object (logs, errors) until rd_kafka_destroy returns.
+        consumer = nil
+    }
+
     /// Whether the consumer has joined its group (refreshed every commit interval).
     package var isGroupMember: Bool { member.withLockedValue { $0 } }
 
@@ -106,7 +112,10 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
             if current == .closing { break }
             records.removeAll(keepingCapacity: true)
             var timeout: Int32 = 100
-            while records.count < configuration.maxPollRecords,
+            var roundBytes = 0
+            // A round is bounded by count and bytes so the memory budget, checked between
+            // rounds, cannot be overshot by more than one round.
+            while records.count < configuration.maxPollRecords, roundBytes < configuration.maxPollBytes,
                 let message = rd_kafka_consumer_poll(consumer.handle, timeout)
             {
                 timeout = 0
@@ -116,7 +125,9 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
                     if failure != nil { break loop }
                     continue
                 }
-                records.append(KafkaRecord(copying: message))
+                let record = KafkaRecord(copying: message)
+                roundBytes += record.footprintBytes
+                records.append(record)
             }
             if current == .running, !records.isEmpty {
                 delegate.consume(records)
@@ -159,7 +170,9 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
         var metadata: Logger.Metadata = ["error.message": "\(text)", "error.code": "\(error.rawValue)"]
         if let topic = message.pointee.rkt { metadata["kafka.topic"] = "\(String(cString: rd_kafka_topic_name(topic)))" }
         metadata["kafka.partition"] = "\(message.pointee.partition)"
+        metadata["kafka.offset"] = "\(message.pointee.offset)"
         logger.warning("consumer error", metadata: metadata)
+        delegate.consumerError(code: String(cString: rd_kafka_err2name(error)))
     }
 
     private func updatePause(draining: Bool) {
@@ -185,9 +198,25 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
         }
     }
 
+    private var lastWatermarkQuery = ContinuousClock.now
+
+    /// Reports log ends for the lag metric. Fetch responses keep the cached high watermark
+    /// fresh, but paused partitions do not fetch: while paused, ask the brokers (ListOffsets,
+    /// one short blocking call per partition, at most every 10 s) so lag keeps rising visibly
+    /// during a Loki outage.
     private func reportWatermarks() {
         var watermarks: [TopicPartition: Int64] = [:]
+        let query = paused && ContinuousClock.now - lastWatermarkQuery >= .seconds(10)
+        if query { lastWatermarkQuery = ContinuousClock.now }
+        var brokerAnswers = true
         for partition in assignment {
+            if query, brokerAnswers {
+                if let high = consumer.queryHighWatermark(partition, timeoutMs: 1000) {
+                    watermarks[partition] = high
+                    continue
+                }
+                brokerAnswers = false  // do not stall the poll thread on an unreachable broker
+            }
             if let high = consumer.cachedHighWatermark(partition) { watermarks[partition] = high }
         }
         delegate.observedHighWatermarks(watermarks)
@@ -216,6 +245,9 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
                 logger.warning("commit on revoke failed", metadata: ["error.message": "\(error.message)"])
             }
         }
+        // librdkafka keeps the application's pause flag on a partition after it leaves the
+        // assignment; a paused partition assigned back later would then never be fetched.
+        if paused { consumer.setPaused(false, partitions) }
         assignment.subtract(partitions)
         logger.info(
             lost ? "partitions lost" : "partitions revoked",

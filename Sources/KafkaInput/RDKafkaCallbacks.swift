@@ -38,7 +38,11 @@ func rebalanceCallback(
     default:
         loop.logger.error("rebalance error", metadata: ["error.message": "\(String(cString: rd_kafka_err2str(error)))"])
         loop.revoke(loop.currentAssignment, lost: true)
-        _ = rd_kafka_assign(handle, nil)
+        if cooperative {
+            if let result = rd_kafka_incremental_unassign(handle, partitions) { rd_kafka_error_destroy(result) }
+        } else {
+            _ = rd_kafka_assign(handle, nil)
+        }
     }
 }
 

@@ -99,6 +99,15 @@ final class RDKafkaConsumer: @unchecked Sendable {
         return high
     }
 
+    /// The high watermark of `partition` asked from its leader (blocking up to `timeoutMs`).
+    func queryHighWatermark(_ partition: TopicPartition, timeoutMs: Int32) -> Int64? {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let error = rd_kafka_query_watermark_offsets(handle, partition.topic, partition.partition, &low, &high, timeoutMs)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
+        return high
+    }
+
     /// The fatal error that stopped the client, if any.
     func fatalError() -> KafkaInputError? {
         var text = [CChar](repeating: 0, count: 512)

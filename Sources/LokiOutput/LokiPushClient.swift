@@ -120,7 +120,14 @@ package final class LokiPushClient: Sendable {
                         _ = CCurl_setopt_long(curl, CURLOPT_SSL_VERIFYPEER, 0)
                         _ = CCurl_setopt_long(curl, CURLOPT_SSL_VERIFYHOST, 0)
                     }
-                    return curl_easy_perform(curl)
+                    let code = curl_easy_perform(curl)
+                    // These point into memory that dies with this call; never leave them set.
+                    _ = CCurl_setopt_ptr(curl, CURLOPT_ERRORBUFFER, nil)
+                    _ = CCurl_setopt_ptr(curl, CURLOPT_WRITEDATA, nil)
+                    _ = CCurl_setopt_ptr(curl, CURLOPT_HEADERDATA, nil)
+                    _ = CCurl_setopt_ptr(curl, CURLOPT_POSTFIELDS, nil)
+                    _ = CCurl_setopt_ptr(curl, CURLOPT_HTTPHEADER, nil)
+                    return code
                 }
             }
             guard code == CURLE_OK else {
@@ -171,10 +178,11 @@ private func captureHeader(
         String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
     }
     if let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == "retry-after" {
+        // Delay-seconds is 1*DIGIT (RFC 9110 §10.2.3); anything else ("inf", "1e300", a date) is
+        // ignored rather than parsed as a Double that could overflow.
         let value = String(line[line.index(after: colon)...]).trimmed
-        if let seconds = Double(value), seconds >= 0 {
-            Unmanaged<ResponseCapture>.fromOpaque(context).takeUnretainedValue().retryAfter =
-                .milliseconds(Int64(seconds * 1000))
+        if !value.isEmpty, value.utf8.count <= 9, value.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let seconds = Int64(value) {
+            Unmanaged<ResponseCapture>.fromOpaque(context).takeUnretainedValue().retryAfter = .seconds(seconds)
         }
     }
     return length

@@ -118,21 +118,46 @@ struct OffsetTrackerTests {
         #expect(tracker.committable(p) == 1)
     }
 
-    @Test func rewindStartsANewEpoch() throws {
-        var (tracker, tickets) = tracker(registering: 5..<8)
-        tracker.complete(try #require(tickets[5]))
+    /// A rewind below the last registered offset forgets entries at or above the new offset
+    /// but keeps lower ones: a still-pending lower record must keep holding the commit back.
+    @Test func rewindKeepsPendingRecordsBelowTheNewOffset() throws {
+        var (tracker, tickets) = tracker(registering: 0..<10)
+        // 0 and 2...9 done, 1 still pending (its tenant's lane is retrying).
+        for offset in [0, 2, 3, 4, 5, 6, 7, 8, 9] { applied(tracker.complete(try #require(tickets[Int64(offset)]))) }
+        #expect(tracker.committable(p) == 1)
+        // The consumer rewinds to 5 (offset reset, truncation): 5...9 come again.
+        let five = try required(tracker.register(p, offset: 5))
+        #expect(tracker.pendingCount(p) == 2, "1 and the new 5")
+        applied(tracker.complete(five))
+        #expect(tracker.committable(p) == 1, "offset 1 is still not done: no commit may pass it")
+        applied(tracker.complete(try #require(tickets[1])))
         #expect(tracker.committable(p) == 6)
-        let rewound = try required(tracker.register(p, offset: 3))
-        #expect(rewound.epoch != tickets[5]?.epoch)
-        refused(tracker.complete(try #require(tickets[6])), "pre-rewind tickets are stale")
-        #expect(tracker.committable(p) == nil)
+        #expect(tracker.pendingCount(p) == 0)
+    }
+
+    /// Same offset, same record: a ticket from before the rewind completes the re-registered
+    /// entry, and the commit never moves backwards.
+    @Test func rewindIntoTheDonePrefixNeverMovesTheCommitBack() throws {
+        var (tracker, tickets) = tracker(registering: 5..<8)
+        for offset in 5..<8 { applied(tracker.complete(try #require(tickets[Int64(offset)]))) }
+        #expect(tracker.committable(p) == 8)
+        let six = try required(tracker.register(p, offset: 6))
         #expect(tracker.pendingCount(p) == 1)
-        applied(tracker.complete(rewound))
-        #expect(tracker.committable(p) == 4)
-        // Registering the same offset again is a rewind too.
-        let again = try required(tracker.register(p, offset: 4))
-        _ = tracker.register(p, offset: 4)
-        refused(tracker.complete(again))
+        #expect(tracker.committable(p) == 8)
+        let seven = try required(tracker.register(p, offset: 7))
+        applied(tracker.complete(six))
+        #expect(tracker.committable(p) == 8, "never backwards")
+        applied(tracker.complete(seven))
+        let eight = try required(tracker.register(p, offset: 8))
+        #expect(tracker.committable(p) == 8)
+        applied(tracker.complete(eight))
+        #expect(tracker.committable(p) == 9)
+        // Registering the same offset again is a rewind too; both tickets name the same record.
+        let again = try required(tracker.register(p, offset: 9))
+        let twice = try required(tracker.register(p, offset: 9))
+        applied(tracker.complete(again))
+        refused(tracker.complete(twice), "the record is done already")
+        #expect(tracker.committable(p) == 10)
     }
 
     @Test func registerOnAnUnassignedPartitionReturnsNil() {

@@ -76,7 +76,7 @@ struct RetryPolicyTests {
 
     @Test(arguments: [
         (Int?.some(200), PushDisposition.accepted), (204, .accepted), (299, .accepted),
-        (400, .permanent), (401, .permanent), (403, .permanent), (404, .permanent), (413, .permanent),
+        (400, .permanent), (401, .retry), (403, .retry), (404, .retry), (413, .retry), (422, .permanent), (409, .permanent),
         (422, .permanent),
         (408, .retry), (429, .retry), (500, .retry), (502, .retry), (503, .retry), (504, .retry),
         (100, .retry), (302, .retry), (nil, .retry),

@@ -192,6 +192,9 @@ struct ConfigurationLoaderTests {
         (["LOG_LEVEL": "loud"], "LOG_LEVEL"),
         (["BATCH_WAIT": "0s"], "BATCH_WAIT"),
         (["LOKI_TENANT_ID": "team a"], "LOKI_TENANT_ID"),
+        (["KAFKA_AUTO_OFFSET_RESET": "error"], "KAFKA_AUTO_OFFSET_RESET"),
+        (["KAFKA_REVOKE_TIMEOUT": "0s"], "KAFKA_REVOKE_TIMEOUT"),
+        (["SHUTDOWN_TIMEOUT": "0s"], "SHUTDOWN_TIMEOUT"),
     ])
     func inconsistentValuesAreRefusedNamingTheVariable(environment: [String: String], variable: String) throws {
         let error = try #require(refusal(environment))

@@ -60,6 +60,23 @@ struct PipelineRevokeTests {
         #expect(pipeline.commitCandidates() == [p: 3])
     }
 
+    /// A batch whose records all belong to a revoked partition is no longer needed: its
+    /// retries would only hold the tenant's lane and memory while the new owner redelivers.
+    @Test func batchesOfRevokedPartitionsAreNoLongerNeeded() throws {
+        let pipeline = PipelineHarness { $0.kafka.revokeTimeout = .milliseconds(20) }.pipeline
+        pipeline.partitionsAssigned([p, q], committedOffsets: [:])
+        pipeline.consume([record(0, "a"), record(0, "b", on: q)])
+        pipeline.flushAll()
+        let work = pipeline.takeWork(limit: 4)
+        try #require(work.count == 2)
+        #expect(work.allSatisfy { pipeline.isStillNeeded($0) })
+        _ = pipeline.partitionsRevoked([p], lost: false)
+        #expect(!pipeline.isStillNeeded(work[0]), "tenant a's batch holds only p@0")
+        #expect(pipeline.isStillNeeded(work[1]), "q is still ours")
+        pipeline.finish(work[1], done: true)
+        #expect(!pipeline.isStillNeeded(work[1]), "done records need nothing")
+    }
+
     @Test func lostPartitionsReturnNothingAndDoNotWait() throws {
         let pipeline = PipelineHarness { $0.kafka.revokeTimeout = .seconds(30) }.pipeline
         pipeline.partitionsAssigned([p, q], committedOffsets: [:])

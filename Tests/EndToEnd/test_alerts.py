@@ -310,7 +310,7 @@ def test_deployment_follows_the_operations_guidance():
     assert pod["enableServiceLinks"] is False
 
     # README "Stopping": terminationGracePeriodSeconds >= SHUTDOWN_TIMEOUT + LOKI_TIMEOUT + 15 s.
-    needed = duration_seconds(config.get("shutdown_timeout", "30s")) + duration_seconds(
+    needed = duration_seconds(config.get("shutdown_timeout", "20s")) + duration_seconds(
         config.get("loki", {}).get("timeout", "10s")) + 15
     assert pod["terminationGracePeriodSeconds"] >= needed, (pod["terminationGracePeriodSeconds"], needed)
 

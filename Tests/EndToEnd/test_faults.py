@@ -30,6 +30,16 @@ def assert_committed_lines_delivered(broker, loki, group, topic, produced_so_far
     return committed, len(below)
 
 
+def assert_nothing_committed_during(outage, broker, loki, group, topic):
+    """While Loki refuses everything, nothing is accepted, so nothing may be committed:
+    samples the invariant over the outage window (not a wait for an event)."""
+    while outage.remaining() > 1.0:
+        assert count_received(loki, TENANTS) == 0
+        committed = broker.committed(group, topic)
+        assert all((c or 0) == 0 for c in committed.values()), f"committed during the outage: {committed}"
+        time.sleep(0.5)
+
+
 def test_loki_503_for_10s_then_recovers(broker, loki, bridges, names, zero_loss):
     """Loki answers 503 for ~10 s: nothing may be committed meanwhile; afterwards everything
     arrives, and /metrics counted the failed pushes."""
@@ -40,13 +50,8 @@ def test_loki_503_for_10s_then_recovers(broker, loki, bridges, names, zero_loss)
     outage = Deadline(10)
     produced = produce_lines(broker.bootstrap, topic, LogGenerator(TENANTS), 20000, **VARIANTS)
 
-    # While the outage lasts, nothing is accepted, so nothing may be committed.
     wait_until(lambda: non_2xx_pushes(bridge.metrics()) > 0, outage.remaining() + 5, "a failed push")
-    while outage.remaining() > 1.0:
-        assert count_received(loki, TENANTS) == 0
-        committed = broker.committed(group, topic)
-        assert all((c or 0) == 0 for c in committed.values()), f"committed during the outage: {committed}"
-        time.sleep(0.5)  # sampling an invariant over the outage window, not waiting for an event
+    assert_nothing_committed_during(outage, broker, loki, group, topic)
 
     zero_loss(produced, group, [topic], timeout=120)
     m = bridge.metrics()
@@ -193,3 +198,51 @@ def test_broker_hangs_then_recovers(broker, loki, bridges, names, zero_loss):
         broker.resume()
     produced += produce_lines(broker.bootstrap, topic, gen, 3000, **VARIANTS)
     zero_loss(produced, group, [topic], timeout=120)
+
+
+def test_loki_401_is_a_setup_error_retried_not_dropped(broker, loki, bridges, names, zero_loss):
+    """401 (wrong tenant or credentials) would come back for every batch: treating it as a
+    permanent rejection would mark the whole topic done with nothing in Loki. The bridge must
+    retry it, commit nothing meanwhile, log why, and deliver everything once it is fixed."""
+    topic = names.topic(partitions=3)
+    group = names.group()
+    bridge = bridges.start([topic], group)
+    loki.fault(mode="status", status=401, seconds=8)
+    outage = Deadline(8)
+    produced = produce_lines(broker.bootstrap, topic, LogGenerator(TENANTS), 5000, **VARIANTS)
+    wait_until(lambda: bridge.metrics().sum("kafka_loki_bridge_pushes_total", status_code="401") > 0,
+               outage.remaining() + 5, "a push answered 401")
+    assert_nothing_committed_during(outage, broker, loki, group, topic)
+    zero_loss(produced, group, [topic], timeout=120)
+    assert bridge.metrics().sum("kafka_loki_bridge_entries_pushed_total", outcome="rejected") == 0
+    assert "configuration problem" in bridge.log_tail(400)
+
+
+def test_memory_budget_pauses_intake_and_partitions_come_back(broker, loki, bridges, names, zero_loss):
+    """A small memory budget and a Loki outage: intake pauses (the consumer stays in the group),
+    a second replica takes half the partitions while the first is paused, Loki recovers, the
+    second replica leaves and its partitions return to the first. Paused partitions that left
+    and came back must be fetched again: zero loss, committed == log end."""
+    topic = names.topic(partitions=6)
+    group = names.group()
+    small = {"MAX_IN_FLIGHT_BYTES": "1MiB", "BATCH_MAX_BYTES": "128KiB"}
+    first = bridges.start([topic], group, name="replica1", extra_env=small)
+    loki.fault(mode="status", status=503)  # until cleared
+    gen = LogGenerator(TENANTS)
+    produced = produce_lines(broker.bootstrap, topic, gen, 20000, **VARIANTS)
+    wait_until(lambda: first.metrics().value("kafka_loki_bridge_intake_paused", 0) == 1, 60,
+               "replica1 to pause intake over its memory budget")
+    in_flight = first.metrics().value("kafka_loki_bridge_in_flight_bytes", 0)
+    assert in_flight < 4 * 1024 * 1024, f"in-flight bytes {in_flight} far over the 1 MiB budget"
+
+    second = bridges.start([topic], group, name="replica2", extra_env=small)
+    wait_until(lambda: second.metrics().value("kafka_loki_bridge_assigned_partitions", 0) > 0, 60,
+               "replica2 to get partitions while replica1 is paused")
+    loki.clear_faults()
+    wait_until(lambda: second.metrics().sum("kafka_loki_bridge_records_consumed_total") > 0, 60,
+               "replica2 to consume")
+    assert second.terminate() == 0
+    wait_until(lambda: first.metrics().value("kafka_loki_bridge_assigned_partitions", 0) == 6, 60,
+               "replica1 to own all partitions again")
+    produced += produce_lines(broker.bootstrap, topic, gen, 3000, **VARIANTS)
+    zero_loss(produced, group, [topic], timeout=180)

@@ -79,6 +79,17 @@ struct LokiPushClientTests {
         #expect(response == LokiResponse(status: 503, body: "busy", retryAfter: nil))
     }
 
+    /// Values Swift's `Double(_:)` would accept ("inf", "1e300", hex) once crashed the process
+    /// when converted to a Duration; only whole seconds are Retry-After delay-seconds.
+    @Test(arguments: ["inf", "1e300", "0x10", "-1", "2.5", "99999999999999999999"])
+    func retryAfterThatIsNotWholeSecondsIsIgnored(value: String) throws {
+        let server = try StubHTTPServer(answering: [
+            StubHTTPServer.Response(status: 503, reason: "Service Unavailable", headers: [("Retry-After", value)], body: "busy")
+        ])
+        let response = try client(port: server.port).push(body: [1], tenant: nil)
+        #expect(response == LokiResponse(status: 503, body: "busy", retryAfter: nil))
+    }
+
     @Test func noTenantHeaderWithoutTenantOnSuccessivePushes() throws {
         let server = try StubHTTPServer(answering: [
             StubHTTPServer.Response(status: 204, reason: "No Content"),
