@@ -1,3 +1,4 @@
+import Foundation
 import KafkaInput
 import Logging
 import Metrics
@@ -38,6 +39,29 @@ package enum BridgeApplication {
         // After the drain deadline, the final revoke and close get a margin before cancellation.
         groupConfiguration.maximumGracefulShutdownDuration =
             configuration.shutdownTimeout + configuration.loki.timeout + .seconds(15)
-        try await ServiceGroup(configuration: groupConfiguration).run()
+        let group = ServiceGroup(configuration: groupConfiguration)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            tasks.addTask { await exitOnSecondSignal(logger: logger) }
+            // The service group ending (clean shutdown or failure) ends the watcher too.
+            try await tasks.next()
+            tasks.cancelAll()
+        }
+    }
+
+    /// The first SIGTERM/SIGINT starts the graceful shutdown (ServiceGroup); a second one means
+    /// the operator does not want to wait: exit at once with 130, committing nothing more.
+    /// Offsets of records not yet done were never committed, so they are redelivered.
+    private static func exitOnSecondSignal(logger: Logger) async {
+        var received = 0
+        for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+            received += 1
+            if received >= 2 {
+                logger.warning(
+                    "second signal: exiting now without waiting for in-flight pushes; unfinished records will be redelivered",
+                    metadata: ["signal": "\(signal)"])
+                exit(130)
+            }
+        }
     }
 }

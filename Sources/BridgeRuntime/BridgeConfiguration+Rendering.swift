@@ -8,6 +8,7 @@ extension BridgeConfiguration {
         properties["bootstrap.servers"] = kafka.brokers
         properties["group.id"] = kafka.groupID
         properties["auto.offset.reset"] = kafka.autoOffsetReset
+        if let instance = kafka.groupInstanceID { properties["group.instance.id"] = instance }
         return properties
     }
 

@@ -90,6 +90,7 @@ enum KafkaPropertyNames {
         "bootstrap.servers": "KAFKA_BROKERS (kafka.brokers)",
         "metadata.broker.list": "KAFKA_BROKERS (kafka.brokers)",
         "group.id": "KAFKA_GROUP_ID (kafka.group_id)",
+        "group.instance.id": "KAFKA_GROUP_INSTANCE_ID (kafka.group_instance_id)",
         "enable.auto.offset.store": "nothing: the bridge stores offsets only after Loki accepted the records",
     ]
     static let managed = replacement.keys.sorted()

@@ -41,6 +41,10 @@ package struct BridgeConfiguration: Sendable, Equatable {
         package var revokeTimeout: Duration = .seconds(10)
         /// Most records handed over per poll round.
         package var maxPollRecords = 500
+        /// Static group membership id (`group.instance.id`): a replica that restarts within
+        /// `session.timeout.ms` gets its partitions back without a rebalance. Defaults to the
+        /// `POD_NAME` environment variable (Kubernetes downward API) when that is set.
+        package var groupInstanceID: String?
         /// Use the record key as tenant when the record has no X-Scope-OrgID header.
         package var tenantFromKey = false
         /// Pass-through librdkafka properties (TLS, SASL, timeouts, …).

@@ -49,6 +49,10 @@ package enum ConfigurationKeys {
         integer("kafka.max_poll_records", "KAFKA_MAX_POLL_RECORDS", "Most records handed over per poll round.") {
             $0.kafka.maxPollRecords = $1
         } get: { $0.kafka.maxPollRecords },
+        optionalString(
+            "kafka.group_instance_id", "KAFKA_GROUP_INSTANCE_ID",
+            "Static membership id (group.instance.id); default: $POD_NAME when set, else dynamic membership."
+        ) { $0.kafka.groupInstanceID = $1 } get: { $0.kafka.groupInstanceID },
         bool("kafka.tenant_from_key", "KAFKA_TENANT_FROM_KEY", "Use the record key as tenant when there is no X-Scope-OrgID header.") {
             $0.kafka.tenantFromKey = $1
         } get: { $0.kafka.tenantFromKey },

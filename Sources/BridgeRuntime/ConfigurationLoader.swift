@@ -19,6 +19,10 @@ package enum ConfigurationLoader {
         var notes: [String] = []
         if let yaml { try applyYAML(yaml, to: &config) }
         let fromEnvironment = try applyEnvironment(environment, to: &config, notes: &notes)
+        if config.kafka.groupInstanceID == nil, let pod = environment["POD_NAME"]?.trimmed, !pod.isEmpty {
+            config.kafka.groupInstanceID = pod
+            notes.append("static group membership: group.instance.id = POD_NAME (\(pod))")
+        }
         try config.validate()
         try validateKafkaProperties(config, fromEnvironment: fromEnvironment)
         return (config, notes)

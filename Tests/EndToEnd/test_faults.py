@@ -4,6 +4,8 @@ tenant and stream; committed == log end) and reports the duplicates that redeliv
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 from testbed.producers import FORMATS, BackgroundProducer, LogGenerator, produce_lines
@@ -246,3 +248,43 @@ def test_memory_budget_pauses_intake_and_partitions_come_back(broker, loki, brid
                "replica1 to own all partitions again")
     produced += produce_lines(broker.bootstrap, topic, gen, 3000, **VARIANTS)
     zero_loss(produced, group, [topic], timeout=180)
+
+
+def test_second_signal_exits_at_once_without_committing_undone_records(broker, loki, bridges, names, zero_loss):
+    """SIGTERM while Loki is down starts a graceful shutdown that would wait SHUTDOWN_TIMEOUT
+    for pushes that cannot succeed; a second SIGTERM exits at once with 130. Nothing Loki did
+    not accept may have been committed, and a restarted bridge delivers everything."""
+    topic = names.topic(partitions=3)
+    group = names.group()
+    bridge = bridges.start([topic], group, extra_env={"SHUTDOWN_TIMEOUT": "120s"})
+    loki.fault(mode="status", status=503)  # until cleared
+    produced = produce_lines(broker.bootstrap, topic, LogGenerator(TENANTS), 3000, **VARIANTS)
+    wait_until(lambda: non_2xx_pushes(bridge.metrics()) > 0, 60, "a failed push")
+    os.kill(bridge.proc.pid, signal.SIGTERM)
+    wait_until(lambda: "shutdown: intake stopped" in bridge.log_text(), 30, "the graceful shutdown to start")
+    os.kill(bridge.proc.pid, signal.SIGTERM)
+    code = bridge.proc.wait(30)  # far below SHUTDOWN_TIMEOUT: only the second signal ends it this early
+    assert code == 130, f"exit code {code}\n{bridge.log_tail(20)}"
+    assert "second signal" in bridge.log_text()
+    committed = broker.committed(group, topic)
+    assert all((c or 0) == 0 for c in committed.values()), f"committed records Loki never accepted: {committed}"
+    loki.clear_faults()
+    bridge.start().wait_ready()
+    zero_loss(produced, group, [topic], timeout=120)
+
+
+def test_static_membership_from_pod_name(broker, loki, bridges, names, zero_loss):
+    """POD_NAME becomes group.instance.id (static membership). A replica SIGKILLed and
+    restarted under the same name within session.timeout.ms resumes its partitions: zero loss."""
+    topic = names.topic(partitions=3)
+    group = names.group()
+    pod = {"POD_NAME": f"{group}-0"}
+    bridge = bridges.start([topic], group, extra_env=pod)
+    assert "group.instance.id = POD_NAME" in bridge.log_text()
+    gen = LogGenerator(TENANTS)
+    produced = produce_lines(broker.bootstrap, topic, gen, 3000, **VARIANTS)
+    wait_until(lambda: count_received(loki, TENANTS) >= 1000, 60, "lines flowing")
+    bridge.kill()
+    produced += produce_lines(broker.bootstrap, topic, gen, 2000, **VARIANTS)
+    bridge.start().wait_ready()
+    zero_loss(produced, group, [topic], timeout=120)
