@@ -27,6 +27,8 @@ let package = Package(
         // C libraries, leaves of the graph.
         .systemLibrary(
             name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        // rd_kafka_producev is variadic: a small C shim makes it callable from Swift.
+        .target(name: "CRdKafkaShims", dependencies: ["CRdKafka"]),
         .systemLibrary(name: "CSnappy", providers: [.apt(["libsnappy-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // libcurl's setopt/getinfo are variadic, so Swift needs typed C shims: a C target, not a
@@ -44,7 +46,7 @@ let package = Package(
         .target(
             name: "KafkaInput",
             dependencies: [
-                "BridgeCore", "CRdKafka",
+                "BridgeCore", "CRdKafka", "CRdKafkaShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],

@@ -8,6 +8,9 @@ package struct PushBatch: Sendable {
     package var segments: [PushContent] = []
     /// The records whose pieces this batch completes when Loki accepts it.
     package var tickets: [RecordTicket] = []
+    /// The source records, parallel to `tickets`, kept only when a dead-letter topic may need
+    /// them (a batch Loki rejects for good goes there record by record).
+    package var sources: [KafkaRecord] = []
     /// Approximate uncompressed protobuf size.
     package var encodedBytes = 0
     /// Number of entries.
@@ -57,8 +60,11 @@ package struct Batcher: Sendable {
     /// Adds a decoded record.
     ///
     /// - Returns: batches that became full and must be pushed, in order.
+    ///
+    /// - Parameter source: the Kafka record to keep with the batch (for the dead-letter topic).
     package mutating func add(
-        _ record: DecodedRecord, ticket: RecordTicket, sourceBytes: Int, now: ContinuousClock.Instant
+        _ record: DecodedRecord, ticket: RecordTicket, sourceBytes: Int, now: ContinuousClock.Instant,
+        source: KafkaRecord? = nil
     ) -> [PushBatch] {
         var ready: [PushBatch] = []
         let tenant = record.tenant
@@ -76,6 +82,7 @@ package struct Batcher: Sendable {
             batch.segments.append(.streams(streams))
         }
         batch.tickets.append(ticket)
+        if let source { batch.sources.append(source) }
         batch.encodedBytes += record.encodedBytes
         batch.entryCount += record.entryCount
         batch.lineBytes += record.lineBytes

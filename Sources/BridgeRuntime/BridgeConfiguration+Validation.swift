@@ -69,6 +69,18 @@ extension BridgeConfiguration {
         if let tenant = loki.tenantID, let problem = RecordDecoder.tenantProblem(tenant) {
             throw ConfigurationError(key: key("loki.tenant_id"), problem: "'\(tenant)' \(problem)", fix: "use a valid Loki tenant ID")
         }
+        if deadLetter.enabled {
+            guard !deadLetter.topic.isEmpty else {
+                throw ConfigurationError(
+                    key: key("dlq.topic"), problem: "empty dead-letter topic", fix: "use e.g. {topic}-dlq, or set DLQ_ENABLED=false")
+            }
+            let sources = kafka.topics.filter { !$0.hasPrefix("^") }
+            if let loop = sources.first(where: { DeadLetter.topic(template: deadLetter.topic, source: $0) == $0 || sources.contains(DeadLetter.topic(template: deadLetter.topic, source: $0)) }) {
+                throw ConfigurationError(
+                    key: key("dlq.topic"), problem: "the dead-letter topic of '\(loop)' is one of the consumed topics",
+                    fix: "dead letters would be consumed again; use a template such as {topic}-dlq")
+            }
+        }
         guard LogLevelName.parse(logLevel) != nil else {
             throw ConfigurationError(
                 key: key("log_level"), problem: "'\(logLevel)' is not a log level",

@@ -11,6 +11,8 @@ package struct BridgeConfiguration: Sendable, Equatable {
     package var loki = Loki()
     /// Batching bounds.
     package var batch = Batch()
+    /// Dead-letter topic settings.
+    package var deadLetter = DeadLetterSettings()
     /// Bytes of consumed records held in memory before intake pauses.
     package var maxInFlightBytes = 128 << 20
     /// Address of the admin HTTP server (`/metrics`, `/live`, `/ready`).
@@ -79,6 +81,14 @@ package struct BridgeConfiguration: Sendable, Equatable {
         package var caFile: String?
         /// Skip TLS verification.
         package var insecureSkipVerify = false
+    }
+
+    /// Where records that can never reach Loki go.
+    package struct DeadLetterSettings: Sendable, Equatable {
+        /// Off only when explicitly disabled; then such records are logged, counted and skipped.
+        package var enabled = true
+        /// Topic name; `{topic}` is replaced by the source topic.
+        package var topic = "{topic}-dlq"
     }
 
     /// Batching bounds; defaults are Loki clients' (Promtail/Alloy) `batch_wait` and `batch_size`.

@@ -25,6 +25,7 @@ package final class BridgeMetrics: Sendable {
         for outcome in ["accepted", "rejected"] { _ = counter("entries_pushed_total", ["outcome": outcome]) }
         for outcome in ["success", "failure"] { _ = counter("commits_total", ["outcome": outcome]) }
         _ = counter("push_retries_total")
+        _ = counter("dead_letter_errors_total")
     }
 
     func counter(_ name: String, _ labels: KeyValuePairs<String, String> = [:]) -> Counter {
@@ -74,6 +75,10 @@ package final class BridgeMetrics: Sendable {
     func pushRetry() { counter("push_retries_total").increment() }
 
     func consumerError(code: String) { counter("consumer_errors_total", ["code": code]).increment() }
+
+    func deadLettered(reason: String) { counter("dead_letters_total", ["reason": reason]).increment() }
+
+    func deadLetterError() { counter("dead_letter_errors_total").increment() }
 
     func commit(success: Bool) { counter("commits_total", ["outcome": success ? "success" : "failure"]).increment() }
 

@@ -31,15 +31,26 @@ package struct BridgeService: Service {
         let decoder = RecordDecoder(
             options: .init(tenantFromKey: configuration.kafka.tenantFromKey, defaultTenant: configuration.loki.tenantID),
             decompressor: NativeDecompressor())
+        let retryPolicy = configuration.retryPolicy
+        let deadLetterProducer = try configuration.deadLetter.enabled
+            ? KafkaDeadLetterProducer(properties: configuration.kafkaProperties, logger: logger) : nil
+        // Closed last: dead letters sent before the consumer's final commit get their chance
+        // to be acknowledged (the records of unacknowledged ones were not committed).
+        defer { deadLetterProducer?.close(timeout: .seconds(5)) }
+        let deadLetters = deadLetterProducer.map {
+            DeadLetterRouter(
+                producer: $0, topicTemplate: configuration.deadLetter.topic, policy: retryPolicy, metrics: metrics,
+                logger: logger)
+        }
         let pipeline = Pipeline(
-            configuration: configuration, decoder: decoder, metrics: metrics, logger: logger,
+            configuration: configuration, decoder: decoder, metrics: metrics, logger: logger, deadLetters: deadLetters,
             wakeScheduler: { wake.yield() })
         let threadPool = NIOThreadPool(numberOfThreads: configuration.loki.maxConcurrentPushes)
         threadPool.start()
         defer { threadPool.shutdownGracefully { _ in } }
         let pusher = LokiPusher(
             client: LokiPushClient(configuration: configuration.lokiClient), threadPool: threadPool,
-            policy: configuration.retryPolicy, metrics: metrics, logger: logger)
+            policy: retryPolicy, metrics: metrics, logger: logger)
         let consumer = try KafkaConsumerLoop(
             configuration: KafkaConsumerConfiguration(
                 topics: configuration.kafka.topics, properties: configuration.kafkaProperties,
@@ -68,7 +79,7 @@ package struct BridgeService: Service {
                 for batch in pipeline.takeWork(limit: limit) {
                     group.addTask {
                         let outcome = await pusher.deliver(batch, stillNeeded: { pipeline.isStillNeeded(batch) })
-                        pipeline.finish(batch, done: outcome != .interrupted)
+                        pipeline.finish(batch, result: outcome.batchResult)
                     }
                 }
             }

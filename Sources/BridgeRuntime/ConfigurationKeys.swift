@@ -89,6 +89,12 @@ package enum ConfigurationKeys {
         bool("loki.insecure_skip_verify", "LOKI_INSECURE_SKIP_VERIFY", "Skip TLS verification (testing only).") {
             $0.loki.insecureSkipVerify = $1
         } get: { $0.loki.insecureSkipVerify },
+        bool("dlq.enabled", "DLQ_ENABLED", "Dead-letter topic for records that can never reach Loki; false logs and skips them.") {
+            $0.deadLetter.enabled = $1
+        } get: { $0.deadLetter.enabled },
+        string("dlq.topic", "DLQ_TOPIC", "Dead-letter topic; {topic} is replaced by the source topic.") { $0.deadLetter.topic = $1 } get: {
+            $0.deadLetter.topic
+        },
         duration("batch.wait", "BATCH_WAIT", "Longest time a record waits in a batch.") { $0.batch.wait = $1 } get: { $0.batch.wait },
         size("batch.max_bytes", "BATCH_MAX_BYTES", "Largest uncompressed batch (e.g. 1MiB).") { $0.batch.maxBytes = $1 } get: {
             $0.batch.maxBytes

@@ -13,7 +13,8 @@ package struct LokiPusher: Sendable {
     package enum Outcome: Sendable, Equatable {
         /// Loki answered 2xx.
         case accepted
-        /// Loki answered a permanent 4xx (or retries ran out): the records are done, and lost to Loki.
+        /// Loki answered a permanent 4xx (or retries ran out): the records go to the
+        /// dead-letter topic (or are done at once without one).
         case rejected(status: String, message: String)
         /// Shutdown interrupted the retries: the records are not done and will be redelivered.
         case interrupted
@@ -102,8 +103,8 @@ package struct LokiPusher: Sendable {
         metrics.entriesPushed(outcome: "rejected", count: batch.entryCount)
         var details = metadata(batch, status: status, attempt: attempt)
         details["error.message"] = "\(message)"
-        // Until the dead-letter topic exists these entries are not in Loki: say so loudly.
-        logger.error("Loki rejected batch permanently; its records are marked done", metadata: details)
+        // These entries are not in Loki: say so loudly (the pipeline dead-letters the records).
+        logger.error("Loki rejected the batch permanently", metadata: details)
         return .rejected(status: status, message: message)
     }
 
@@ -122,5 +123,17 @@ package struct LokiPusher: Sendable {
             "batch.entries": "\(batch.entryCount)", "batch.bytes": "\(batch.encodedBytes)",
             "kafka.offsets": "\(batch.offsetRanges)", "push.attempt": "\(attempt)",
         ]
+    }
+}
+
+extension LokiPusher.Outcome {
+    /// What the outcome means for the batch's records.
+    var batchResult: Pipeline.BatchResult {
+        switch self {
+        case .accepted: .delivered
+        case .rejected(let status, let message): .rejected(status: Int(status), message: message)
+        case .interrupted: .notDelivered
+        case .abandoned: .abandoned
+        }
     }
 }

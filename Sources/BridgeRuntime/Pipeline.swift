@@ -33,14 +33,30 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     private let metrics: BridgeMetrics
     private let logger: Logger
     private let wakeScheduler: @Sendable () -> Void
+    private let deadLetters: DeadLetterRouter?
+
+    /// How a batch's delivery ended, as far as its records are concerned.
+    package enum BatchResult: Sendable, Equatable {
+        /// Loki accepted it: every record is done.
+        case delivered
+        /// Loki rejected it for good: its records go to the dead-letter topic (done once
+        /// acknowledged there), or are done at once when no dead-letter topic is configured.
+        case rejected(status: Int?, message: String)
+        /// Not delivered (shutdown interrupted it): nothing is done.
+        case notDelivered
+        /// Its records now belong to another consumer or were done by a copy: nothing to do,
+        /// and nothing may be marked done on its behalf.
+        case abandoned
+    }
 
     /// Creates the pipeline.
     ///
     /// - Parameter wakeScheduler: called when batches become ready to push.
     package init(
         configuration: BridgeConfiguration, decoder: RecordDecoder, metrics: BridgeMetrics, logger: Logger,
-        wakeScheduler: @escaping @Sendable () -> Void
+        deadLetters: DeadLetterRouter? = nil, wakeScheduler: @escaping @Sendable () -> Void
     ) {
+        self.deadLetters = deadLetters
         self.configuration = configuration
         self.decoder = decoder
         self.metrics = metrics
@@ -56,22 +72,51 @@ package final class Pipeline: ConsumerDelegate, Sendable {
         let now = ContinuousClock.now
         let decoded = records.map { record in Result { () throws(RecordDecodeError) in try decoder.decode(record) } }
         var ready: [PushBatch] = []
+        var letters: [(RecordTicket, DeadLetter)] = []
+        let keepSources = deadLetters != nil
         state.withLockedValue { state in
             for (record, result) in zip(records, decoded) {
                 switch result {
                 case .success(let content):
                     guard let ticket = state.tracker.register(record.topicPartition, offset: record.offset) else { continue }
-                    state.inFlightBytes += content.encodedBytes
-                    ready += state.batcher.add(content, ticket: ticket, sourceBytes: content.encodedBytes, now: now)
-                case .failure:
-                    // Nothing to push: done at once, so it never holds back the commit.
-                    _ = state.tracker.register(record.topicPartition, offset: record.offset, pieces: 0)
+                    let bytes = content.encodedBytes + (keepSources ? record.footprintBytes : 0)
+                    state.inFlightBytes += bytes
+                    ready += state.batcher.add(
+                        content, ticket: ticket, sourceBytes: bytes, now: now, source: keepSources ? record : nil)
+                case .failure(let error):
+                    guard keepSources else {
+                        // No dead-letter topic: nothing to push, done at once (logged and counted).
+                        _ = state.tracker.register(record.topicPartition, offset: record.offset, pieces: 0)
+                        continue
+                    }
+                    // Done only once the dead-letter topic acknowledged it.
+                    guard let ticket = state.tracker.register(record.topicPartition, offset: record.offset) else { continue }
+                    state.inFlightBytes += record.footprintBytes
+                    letters.append((ticket, DeadLetter(
+                        record: record, reason: error.reason.rawValue, detail: error.detail,
+                        tenant: record.header(RecordDecoder.tenantHeader), firstFailureMillis: Self.nowMillis())))
                 }
             }
             enqueue(ready, in: &state)
         }
         recordConsumption(records, decoded)
         if !ready.isEmpty { wakeScheduler() }
+        for (ticket, letter) in letters {
+            deadLetters?.send(letter) { [self] in complete([ticket], releasing: letter.record.footprintBytes) }
+        }
+    }
+
+    private static func nowMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// Marks records done and releases their bytes from the memory budget.
+    private func complete(_ tickets: [RecordTicket], releasing bytes: Int) {
+        state.withLockedValue { state in
+            for ticket in tickets { state.tracker.complete(ticket) }
+            state.inFlightBytes -= bytes
+        }
+        completion.lock()
+        completion.broadcast()
+        completion.unlock()
     }
 
     private func recordConsumption(_ records: [KafkaRecord], _ decoded: [Result<DecodedRecord, RecordDecodeError>]) {
@@ -86,7 +131,7 @@ package final class Pipeline: ConsumerDelegate, Sendable {
             case .failure(let error):
                 metrics.recordFailed(topic: record.topicPartition.topic, reason: error.reason.rawValue)
                 logger.error(
-                    "undecodable record skipped",
+                    deadLetters == nil ? "undecodable record skipped" : "undecodable record, sending it to the dead-letter topic",
                     metadata: [
                         "kafka.topic": "\(record.topicPartition.topic)", "kafka.partition": "\(record.topicPartition.partition)",
                         "kafka.offset": "\(record.offset)", "error.type": "\(error.reason.rawValue)",
@@ -210,18 +255,44 @@ package final class Pipeline: ConsumerDelegate, Sendable {
         }
     }
 
-    /// Marks the batch's records done (Loki accepted it, or rejected it for good) and frees its lane.
-    package func finish(_ batch: PushBatch, done: Bool) {
+    /// Frees the batch's lane and settles its records according to `result`.
+    package func finish(_ batch: PushBatch, result: BatchResult) {
         state.withLockedValue { state in
             state.busyLanes.remove(batch.tenant)
-            guard done else { return }
-            for ticket in batch.tickets { state.tracker.complete(ticket) }
-            state.inFlightBytes -= batch.sourceBytes
+            switch result {
+            case .notDelivered: return
+            case .abandoned: state.inFlightBytes -= batch.sourceBytes
+            case .delivered: break
+            case .rejected: if deadLetters != nil { return }
+            }
         }
-        completion.lock()
-        completion.broadcast()
-        completion.unlock()
+        switch result {
+        case .delivered:
+            complete(batch.tickets, releasing: batch.sourceBytes)
+        case .rejected(let status, let message):
+            guard let deadLetters, batch.sources.count == batch.tickets.count else {
+                complete(batch.tickets, releasing: batch.sourceBytes)
+                break
+            }
+            let share = batch.sourceBytes / max(1, batch.tickets.count)
+            let now = Self.nowMillis()
+            for (index, (ticket, source)) in zip(batch.tickets, batch.sources).enumerated() {
+                // The last record releases the remainder, so the budget returns to exactly zero.
+                let bytes = index == batch.tickets.count - 1 ? batch.sourceBytes - share * index : share
+                let letter = DeadLetter(
+                    record: source, reason: DeadLetter.lokiRejected, detail: "Loki rejected the batch holding this record",
+                    tenant: batch.tenant, lokiStatus: status, lokiMessage: message, firstFailureMillis: now)
+                deadLetters.send(letter) { [self] in complete([ticket], releasing: bytes) }
+            }
+        case .notDelivered, .abandoned:
+            break
+        }
         wakeScheduler()
+    }
+
+    /// ``finish(_:result:)`` for callers that only know whether the batch was delivered.
+    package func finish(_ batch: PushBatch, done: Bool) {
+        finish(batch, result: done ? .delivered : .notDelivered)
     }
 
     /// Marks the start of shutdown: the shutdown deadline replaces the revoke timeout.

@@ -19,11 +19,14 @@ package struct KafkaInputError: Error, Sendable, CustomStringConvertible {
         self.location = "\(fileID):\(line)"
     }
 
-    init(_ error: rd_kafka_resp_err_t, context: String, fileID: String = #fileID, line: Int = #line) {
+    init(
+        _ error: rd_kafka_resp_err_t, context: String, isRetriableOverride: Bool? = nil, fileID: String = #fileID,
+        line: Int = #line
+    ) {
         let text = String(cString: rd_kafka_err2str(error))
         self.init(
-            code: error.rawValue, message: "\(context): \(text)", isRetriable: Self.retriable.contains(error),
-            fileID: fileID, line: line)
+            code: error.rawValue, message: "\(context): \(text)",
+            isRetriable: isRetriableOverride ?? Self.retriable.contains(error), fileID: fileID, line: line)
     }
 
     /// Errors after which the same call may succeed (coordinator moves, timeouts, rebalances).
