@@ -71,6 +71,12 @@ package struct BridgeConfiguration: Sendable, Equatable {
         package var maxRetries = 0
         /// Pushes in flight at once (one per tenant at a time, to keep stream order).
         package var maxConcurrentPushes = 4
+        /// Consecutive retriable failures (5xx, 429, timeouts, connection errors) that open the circuit.
+        package var circuitFailureThreshold = 5
+        /// First open period; doubles after each failed probe.
+        package var circuitOpenDuration: Duration = .seconds(5)
+        /// Longest open period.
+        package var circuitMaxOpenDuration: Duration = .seconds(60)
         /// Basic auth user.
         package var username: String?
         /// Basic auth password (secret).

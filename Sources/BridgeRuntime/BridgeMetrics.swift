@@ -80,6 +80,9 @@ package final class BridgeMetrics: Sendable {
 
     func deadLetterError() { counter("dead_letter_errors_total").increment() }
 
+    /// 0 closed, 1 half-open, 2 open.
+    func lokiCircuit(state: Int) { gauge("loki_circuit_state").record(state) }
+
     func commit(success: Bool) { counter("commits_total", ["outcome": success ? "success" : "failure"]).increment() }
 
     func lag(_ partition: TopicPartition, records: Int64) {

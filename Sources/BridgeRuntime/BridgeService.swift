@@ -42,14 +42,23 @@ package struct BridgeService: Service {
                 producer: $0, topicTemplate: configuration.deadLetter.topic, policy: retryPolicy, metrics: metrics,
                 logger: logger)
         }
+        let circuit = LokiCircuit(configuration: configuration.circuitBreaker) { [metrics, logger] transition in
+            metrics.lokiCircuit(state: transition.to.metricValue)
+            if transition.to == .closed {
+                logger.notice("loki circuit closed: pushes flow again", metadata: ["circuit.transition": "\(transition)"])
+            } else {
+                logger.warning("loki circuit changed", metadata: ["circuit.transition": "\(transition)"])
+            }
+        }
+        metrics.lokiCircuit(state: 0)
         let pipeline = Pipeline(
             configuration: configuration, decoder: decoder, metrics: metrics, logger: logger, deadLetters: deadLetters,
-            wakeScheduler: { wake.yield() })
+            holdIntake: { circuit.isOpen }, wakeScheduler: { wake.yield() })
         let threadPool = NIOThreadPool(numberOfThreads: configuration.loki.maxConcurrentPushes)
         threadPool.start()
         defer { threadPool.shutdownGracefully { _ in } }
         let pusher = LokiPusher(
-            client: LokiPushClient(configuration: configuration.lokiClient), threadPool: threadPool,
+            client: LokiPushClient(configuration: configuration.lokiClient), circuit: circuit, threadPool: threadPool,
             policy: retryPolicy, metrics: metrics, logger: logger)
         let consumer = try KafkaConsumerLoop(
             configuration: KafkaConsumerConfiguration(
@@ -58,7 +67,7 @@ package struct BridgeService: Service {
                 maxPollBytes: max(1 << 20, configuration.maxInFlightBytes / 8)),
             delegate: pipeline, logger: logger)
         try consumer.start()
-        status.started(groupMember: { consumer.isGroupMember })
+        status.started(groupMember: { consumer.isGroupMember }, loki: { circuit.isOpen ? circuit.stateDescription : nil })
 
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await flushLoop(pipeline) }
@@ -141,4 +150,13 @@ extension BridgeConfiguration {
 package enum BridgeVersion {
     /// Semantic version of this build.
     package static let current = "0.1.0"
+}
+
+extension BridgeConfiguration {
+    /// The circuit breaker settings for Loki.
+    var circuitBreaker: CircuitBreaker.Configuration {
+        CircuitBreaker.Configuration(
+            failureThreshold: max(1, loki.circuitFailureThreshold), openDuration: loki.circuitOpenDuration,
+            maxOpenDuration: max(loki.circuitOpenDuration, loki.circuitMaxOpenDuration))
+    }
 }

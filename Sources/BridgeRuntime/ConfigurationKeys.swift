@@ -76,6 +76,15 @@ package enum ConfigurationKeys {
         integer("loki.max_concurrent_pushes", "LOKI_MAX_CONCURRENT_PUSHES", "Pushes in flight at once (at most one per tenant).") {
             $0.loki.maxConcurrentPushes = $1
         } get: { $0.loki.maxConcurrentPushes },
+        integer("loki.circuit_failure_threshold", "LOKI_CIRCUIT_FAILURE_THRESHOLD", "Consecutive retriable failures that open Loki's circuit.") {
+            $0.loki.circuitFailureThreshold = $1
+        } get: { $0.loki.circuitFailureThreshold },
+        duration("loki.circuit_open_duration", "LOKI_CIRCUIT_OPEN_DURATION", "First open period of the circuit; doubles per failed probe.") {
+            $0.loki.circuitOpenDuration = $1
+        } get: { $0.loki.circuitOpenDuration },
+        duration("loki.circuit_max_open_duration", "LOKI_CIRCUIT_MAX_OPEN_DURATION", "Longest open period of the circuit.") {
+            $0.loki.circuitMaxOpenDuration = $1
+        } get: { $0.loki.circuitMaxOpenDuration },
         optionalString("loki.username", "LOKI_USERNAME", "Basic auth user.") { $0.loki.username = $1 } get: { $0.loki.username },
         optionalString("loki.password", "LOKI_PASSWORD", "Basic auth password.", secret: true) { $0.loki.password = $1 } get: {
             $0.loki.password

@@ -24,6 +24,7 @@ package struct LokiPusher: Sendable {
     }
 
     let client: LokiPushClient
+    let circuit: LokiCircuit
     let threadPool: NIOThreadPool
     let policy: RetryPolicy
     let metrics: BridgeMetrics
@@ -38,6 +39,13 @@ package struct LokiPusher: Sendable {
         var attempt = 0
         while true {
             attempt += 1
+            // While Loki's circuit is open this waits (no hammering); half-open lets one probe through.
+            let ticket: LokiCircuit.Ticket
+            do {
+                ticket = try await circuit.acquire()
+            } catch {
+                return .interrupted
+            }
             let started = ContinuousClock.now
             let result: Result<LokiResponse, LokiPushError>
             do {
@@ -45,6 +53,7 @@ package struct LokiPusher: Sendable {
                     Result { () throws(LokiPushError) in try client.push(body: body, tenant: batch.tenant) }
                 }
             } catch {
+                circuit.record(.cancelled, ticket: ticket)
                 return .interrupted  // the pool is shutting down
             }
             metrics.pushDuration.recordSeconds((ContinuousClock.now - started).seconds)
@@ -63,7 +72,9 @@ package struct LokiPusher: Sendable {
             }
             metrics.push(statusCode: status)
             let httpStatus = try? result.get().status
-            switch PushDisposition.classify(status: httpStatus) {
+            let disposition = PushDisposition.classify(status: httpStatus)
+            circuit.record(CircuitBreaker.Outcome(disposition), ticket: ticket)
+            switch disposition {
             case .accepted:
                 metrics.entriesPushed(outcome: "accepted", count: batch.entryCount)
                 logger.debug("batch pushed", metadata: metadata(batch, status: status, attempt: attempt))

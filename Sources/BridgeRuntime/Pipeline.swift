@@ -34,6 +34,8 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     private let logger: Logger
     private let wakeScheduler: @Sendable () -> Void
     private let deadLetters: DeadLetterRouter?
+    /// Whether intake must pause whatever the memory budget says (Loki's circuit is open).
+    private let holdIntake: @Sendable () -> Bool
 
     /// How a batch's delivery ended, as far as its records are concerned.
     package enum BatchResult: Sendable, Equatable {
@@ -54,9 +56,11 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     /// - Parameter wakeScheduler: called when batches become ready to push.
     package init(
         configuration: BridgeConfiguration, decoder: RecordDecoder, metrics: BridgeMetrics, logger: Logger,
-        deadLetters: DeadLetterRouter? = nil, wakeScheduler: @escaping @Sendable () -> Void
+        deadLetters: DeadLetterRouter? = nil, holdIntake: @escaping @Sendable () -> Bool = { false },
+        wakeScheduler: @escaping @Sendable () -> Void
     ) {
         self.deadLetters = deadLetters
+        self.holdIntake = holdIntake
         self.configuration = configuration
         self.decoder = decoder
         self.metrics = metrics
@@ -195,10 +199,12 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     }
 
     package func intakeShouldPause(currentlyPaused: Bool) -> Bool {
+        let hold = holdIntake()
         let (bytes, records, paused) = state.withLockedValue { state -> (Int, Int, Bool) in
             let limit = configuration.maxInFlightBytes
             // Hysteresis: resume only below 3/4 of the budget so intake does not flap.
-            state.paused = currentlyPaused ? state.inFlightBytes > limit * 3 / 4 : state.inFlightBytes > limit
+            state.paused =
+                hold || (currentlyPaused ? state.inFlightBytes > limit * 3 / 4 : state.inFlightBytes > limit)
             return (state.inFlightBytes, state.tracker.totalPending, state.paused)
         }
         metrics.inFlight(bytes: bytes, records: records)

@@ -288,3 +288,33 @@ def test_static_membership_from_pod_name(broker, loki, bridges, names, zero_loss
     produced += produce_lines(broker.bootstrap, topic, gen, 2000, **VARIANTS)
     bridge.start().wait_ready()
     zero_loss(produced, group, [topic], timeout=120)
+
+
+def test_circuit_opens_during_an_outage_and_closes_after(broker, loki, bridges, names, zero_loss):
+    """Loki answers 503: after a few failures the circuit opens — /ready says so, intake
+    pauses, pushes stop hammering — and a probe closes it once Loki is back: zero loss."""
+    topic = names.topic(partitions=3)
+    group = names.group()
+    bridge = bridges.start([topic], group, extra_env={"LOKI_CIRCUIT_OPEN_DURATION": "1s",
+                                                      "LOKI_CIRCUIT_MAX_OPEN_DURATION": "2s"})
+    loki.fault(mode="status", status=503)  # until cleared
+    produced = produce_lines(broker.bootstrap, topic, LogGenerator(TENANTS), 4000, **VARIANTS)
+    wait_until(lambda: bridge.metrics().value("kafka_loki_bridge_loki_circuit_state", 0) >= 1, 60,
+               "the circuit to open")
+    status, body = bridge.http_get("/ready")
+    assert status == 503 and b"circuit" in body, (status, body)
+    wait_until(lambda: bridge.metrics().value("kafka_loki_bridge_intake_paused", 0) == 1, 30,
+               "intake to pause while the circuit is open")
+    # Open periods of 1-2 s with one probe each: far fewer attempts than lanes retrying freely.
+    before = loki.stats()["pushes"].get("503", 0)
+    window = Deadline(6)
+    while window.remaining() > 0:  # sampling the attempt rate over a window, not waiting
+        time.sleep(0.5)
+    attempts = loki.stats()["pushes"].get("503", 0) - before
+    assert attempts <= 8, f"{attempts} pushes in 6 s while the circuit was open"
+    loki.clear_faults()
+    wait_until(lambda: bridge.metrics().value("kafka_loki_bridge_loki_circuit_state", 1) == 0, 30,
+               "a probe to close the circuit")
+    zero_loss(produced, group, [topic], timeout=120)
+    status, _ = bridge.http_get("/ready")
+    assert status == 200
