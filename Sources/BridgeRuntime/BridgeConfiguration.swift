@@ -11,6 +11,8 @@ package struct BridgeConfiguration: Sendable, Equatable {
     package var loki = Loki()
     /// Batching bounds.
     package var batch = Batch()
+    /// Checks against Loki's limits before the push.
+    package var validation = Validation()
     /// Dead-letter topic settings.
     package var deadLetter = DeadLetterSettings()
     /// Bytes of consumed records held in memory before intake pauses.
@@ -87,6 +89,14 @@ package struct BridgeConfiguration: Sendable, Equatable {
         package var caFile: String?
         /// Skip TLS verification.
         package var insecureSkipVerify = false
+    }
+
+    /// Loki's limits, applied before the push (defaults are Loki's own, see ``EntryLimits``).
+    package struct Validation: Sendable, Equatable {
+        /// Off only when explicitly disabled: then Loki's 400 answers are the only check.
+        package var enabled = true
+        /// The limits.
+        package var limits = EntryLimits()
     }
 
     /// Where records that can never reach Loki go.

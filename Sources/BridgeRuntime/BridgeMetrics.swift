@@ -83,6 +83,12 @@ package final class BridgeMetrics: Sendable {
     /// 0 closed, 1 half-open, 2 open.
     func lokiCircuit(state: Int) { gauge("loki_circuit_state").record(state) }
 
+    func entriesTruncated(count: Int) { counter("entries_truncated_total").increment(by: count) }
+
+    func entriesRefused(reason: String, count: Int) {
+        counter("entries_refused_total", ["reason": reason]).increment(by: count)
+    }
+
     func commit(success: Bool) { counter("commits_total", ["outcome": success ? "success" : "failure"]).increment() }
 
     func lag(_ partition: TopicPartition, records: Int64) {

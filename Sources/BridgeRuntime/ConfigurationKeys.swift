@@ -98,6 +98,31 @@ package enum ConfigurationKeys {
         bool("loki.insecure_skip_verify", "LOKI_INSECURE_SKIP_VERIFY", "Skip TLS verification (testing only).") {
             $0.loki.insecureSkipVerify = $1
         } get: { $0.loki.insecureSkipVerify },
+        bool("validation.enabled", "VALIDATION_ENABLED", "Check entries against Loki's limits before the push.") {
+            $0.validation.enabled = $1
+        } get: { $0.validation.enabled },
+        duration("validation.max_age", "VALIDATION_MAX_AGE", "Oldest accepted entry (Loki's reject_old_samples_max_age).") {
+            $0.validation.limits.maxAge = $1
+        } get: { $0.validation.limits.maxAge },
+        duration("validation.creation_grace_period", "VALIDATION_CREATION_GRACE_PERIOD", "How far in the future an entry may be (Loki's creation_grace_period).") {
+            $0.validation.limits.creationGracePeriod = $1
+        } get: { $0.validation.limits.creationGracePeriod },
+        size("validation.max_line_bytes", "VALIDATION_MAX_LINE_BYTES", "Longest line (Loki's max_line_size); 0 = no limit.") {
+            $0.validation.limits.maxLineBytes = $1
+        } get: { $0.validation.limits.maxLineBytes },
+        ConfigurationKey(
+            path: "validation.oversize_policy", env: "VALIDATION_OVERSIZE_POLICY", secret: false,
+            help: "Lines over the maximum: truncate, or reject (dead-letter the record).",
+            apply: { config, value in
+                guard let policy = EntryLimits.OversizePolicy(rawValue: value.trimmed.lowercased()) else {
+                    return "write truncate or reject"
+                }
+                config.validation.limits.oversizePolicy = policy
+                return nil
+            }, render: { $0.validation.limits.oversizePolicy.rawValue }),
+        integer("validation.max_label_names_per_series", "VALIDATION_MAX_LABEL_NAMES_PER_SERIES", "Most labels per stream (Loki's max_label_names_per_series).") {
+            $0.validation.limits.maxLabelNamesPerSeries = $1
+        } get: { $0.validation.limits.maxLabelNamesPerSeries },
         bool("dlq.enabled", "DLQ_ENABLED", "Dead-letter topic for records that can never reach Loki; false logs and skips them.") {
             $0.deadLetter.enabled = $1
         } get: { $0.deadLetter.enabled },

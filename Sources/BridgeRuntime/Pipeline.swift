@@ -36,6 +36,7 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     private let deadLetters: DeadLetterRouter?
     /// Whether intake must pause whatever the memory budget says (Loki's circuit is open).
     private let holdIntake: @Sendable () -> Bool
+    private let validator: EntryValidator?
 
     /// How a batch's delivery ended, as far as its records are concerned.
     package enum BatchResult: Sendable, Equatable {
@@ -61,6 +62,7 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     ) {
         self.deadLetters = deadLetters
         self.holdIntake = holdIntake
+        self.validator = configuration.validation.enabled ? EntryValidator(limits: configuration.validation.limits) : nil
         self.configuration = configuration
         self.decoder = decoder
         self.metrics = metrics
@@ -74,19 +76,35 @@ package final class Pipeline: ConsumerDelegate, Sendable {
 
     package func consume(_ records: [KafkaRecord]) {
         let now = ContinuousClock.now
-        let decoded = records.map { record in Result { () throws(RecordDecodeError) in try decoder.decode(record) } }
+        let wallNanos = Self.nowMillis() * 1_000_000
+        let decoded = records.map { record in
+            Result { () throws(RecordDecodeError) in try validated(decoder.decode(record), now: wallNanos) }
+        }
         var ready: [PushBatch] = []
         var letters: [(RecordTicket, DeadLetter)] = []
         let keepSources = deadLetters != nil
         state.withLockedValue { state in
             for (record, result) in zip(records, decoded) {
                 switch result {
-                case .success(let content):
-                    guard let ticket = state.tracker.register(record.topicPartition, offset: record.offset) else { continue }
-                    let bytes = content.encodedBytes + (keepSources ? record.footprintBytes : 0)
+                case .success(let prepared):
+                    // Pieces: the push of the valid entries, and the dead letter of a record
+                    // with entries Loki would reject; the record is done when both are.
+                    let push = prepared.record.entryCount > 0
+                    let letter = prepared.rejected.flatMap { rejected in keepSources ? rejected : nil }
+                    let pieces = (push ? 1 : 0) + (letter == nil ? 0 : 1)
+                    guard let ticket = state.tracker.register(record.topicPartition, offset: record.offset, pieces: pieces)
+                    else { continue }
+                    if let letter {
+                        state.inFlightBytes += record.footprintBytes
+                        letters.append((ticket, DeadLetter(
+                            record: record, reason: letter.reason, detail: letter.detail, tenant: prepared.record.tenant,
+                            firstFailureMillis: Self.nowMillis())))
+                    }
+                    guard push else { continue }
+                    let bytes = prepared.record.encodedBytes + (keepSources ? record.footprintBytes : 0)
                     state.inFlightBytes += bytes
                     ready += state.batcher.add(
-                        content, ticket: ticket, sourceBytes: bytes, now: now, source: keepSources ? record : nil)
+                        prepared.record, ticket: ticket, sourceBytes: bytes, now: now, source: keepSources ? record : nil)
                 case .failure(let error):
                     guard keepSources else {
                         // No dead-letter topic: nothing to push, done at once (logged and counted).
@@ -112,6 +130,43 @@ package final class Pipeline: ConsumerDelegate, Sendable {
 
     private static func nowMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
+    /// A decoded record after the checks Loki would apply, and what they refused.
+    struct Prepared: Sendable {
+        /// The record with only the entries Loki will accept (lines truncated by policy).
+        var record: DecodedRecord
+        /// Why some entries were refused (for the dead-letter topic), if any were.
+        var rejected: (reason: String, detail: String)?
+        var truncated: Int
+        var rejectedEntries: Int
+    }
+
+    /// Applies Loki's limits before anything is sent, so a push is not refused with 400 for
+    /// entries the bridge could have known about (too old, too far in the future, too long,
+    /// bad labels).
+    private func validated(_ record: DecodedRecord, now: Int64) throws(RecordDecodeError) -> Prepared {
+        guard let validator else { return Prepared(record: record, rejected: nil, truncated: 0, rejectedEntries: 0) }
+        let outcome = try validator.validate(record.content, now: now)
+        guard !outcome.isUnchanged else {
+            return Prepared(record: record, rejected: nil, truncated: 0, rejectedEntries: 0)
+        }
+        var checked = record
+        checked.content = outcome.content
+        checked.entryCount = outcome.entriesKept
+        if case .protobuf(let bytes) = outcome.content { checked.encodedBytes = bytes.count }
+        var rejected: (String, String)?
+        if outcome.entriesRejected > 0 {
+            let main = outcome.rejectedByReason.max { $0.value < $1.value }?.key
+            let counts = outcome.rejectedByReason.map { "\($0.value) \($0.key.lokiReason)" }.sorted().joined(separator: ", ")
+            let first = outcome.rejections.first?.message ?? ""
+            rejected = (
+                main?.lokiReason ?? "invalid_entries",
+                "\(outcome.entriesRejected) of \(outcome.entriesRejected + outcome.entriesKept) entries refused before the push (\(counts)): \(first)"
+            )
+        }
+        return Prepared(
+            record: checked, rejected: rejected, truncated: outcome.entriesTruncated, rejectedEntries: outcome.entriesRejected)
+    }
+
     /// Marks records done and releases their bytes from the memory budget.
     private func complete(_ tickets: [RecordTicket], releasing bytes: Int) {
         state.withLockedValue { state in
@@ -123,15 +178,28 @@ package final class Pipeline: ConsumerDelegate, Sendable {
         completion.unlock()
     }
 
-    private func recordConsumption(_ records: [KafkaRecord], _ decoded: [Result<DecodedRecord, RecordDecodeError>]) {
+    private func recordConsumption(_ records: [KafkaRecord], _ decoded: [Result<Prepared, RecordDecodeError>]) {
         var perPartition: [TopicPartition: Int] = [:]
         var perTopic: [String: (entries: Int, bytes: Int)] = [:]
         for (record, result) in zip(records, decoded) {
             perPartition[record.topicPartition, default: 0] += 1
             perTopic[record.topicPartition.topic, default: (0, 0)].bytes += record.value?.count ?? 0
             switch result {
-            case .success(let content):
-                perTopic[record.topicPartition.topic, default: (0, 0)].entries += content.entryCount
+            case .success(let prepared):
+                perTopic[record.topicPartition.topic, default: (0, 0)].entries +=
+                    prepared.record.entryCount + prepared.rejectedEntries
+                if prepared.truncated > 0 { metrics.entriesTruncated(count: prepared.truncated) }
+                if let rejected = prepared.rejected {
+                    metrics.entriesRefused(reason: rejected.reason, count: prepared.rejectedEntries)
+                    logger.warning(
+                        deadLetters == nil
+                            ? "entries Loki would refuse were dropped" : "entries Loki would refuse: record goes to the dead-letter topic too",
+                        metadata: [
+                            "kafka.topic": "\(record.topicPartition.topic)", "kafka.partition": "\(record.topicPartition.partition)",
+                            "kafka.offset": "\(record.offset)", "loki.tenant": "\(prepared.record.tenant ?? "")",
+                            "error.type": "\(rejected.reason)", "error.message": "\(rejected.detail)",
+                        ])
+                }
             case .failure(let error):
                 metrics.recordFailed(topic: record.topicPartition.topic, reason: error.reason.rawValue)
                 logger.error(

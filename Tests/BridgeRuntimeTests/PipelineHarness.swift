@@ -85,11 +85,13 @@ struct PipelineHarness {
         TopicPartition(topic: "logging-events", partition: number)
     }
 
-    /// The uncompressed PushRequest of one fixed-size entry.
+    /// The uncompressed PushRequest of one fixed-size entry, stamped now (the pipeline applies
+    /// Loki's age limit before pushing).
     static let pushRequest: [UInt8] = {
         var body: [UInt8] = []
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
         PushBodyBuilder.appendStreams(
-            [LokiStream(labels: #"{app="test"}"#, entries: [LokiEntry(timestampNanos: 1, line: "a log line")])],
+            [LokiStream(labels: #"{app="test"}"#, entries: [LokiEntry(timestampNanos: now, line: "a log line")])],
             to: &body
         )
         return body

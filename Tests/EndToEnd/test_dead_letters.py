@@ -155,3 +155,52 @@ def test_a_failing_dead_letter_topic_holds_the_commit(broker, loki, bridges, nam
         assert broker.committed(group, topic).get(partition) == bad_offset, "committed past a record not done"
         time.sleep(0.5)
     assert "dead-letter produce failed" in bridge.log_text()
+
+
+def test_entries_loki_would_refuse_are_handled_before_the_push(broker, loki, bridges, names):
+    """One record mixes good entries, an entry 8 days old, one 1 h in the future, and a line
+    over Loki's 256 KiB limit. Nothing is pushed that Loki would refuse: the good entries and
+    the truncated line arrive (no 400 at all), and the record also goes to the dead-letter
+    topic with the reason, so the refused entries can be replayed once limits change."""
+    from testbed.producers import Stream, build_record, produce
+
+    topic = names.topic(partitions=1)
+    dlq = f"{topic}-dlq"
+    broker.create_topic(dlq, 1)
+    group = names.group()
+    now = time.time_ns()
+    day = 86_400 * 10**9
+    long_line = "x" * 300_000
+    labels = {"app": "validation", "env": "test"}
+    for fmt in ("proto", "json"):
+        stream = Stream(labels=dict(labels, fmt=fmt), entries=[
+            (now - 1000, f"good one {fmt}", {}),
+            (now - 8 * day, f"eight days old {fmt}", {}),
+            (now + 3600 * 10**9, f"an hour ahead {fmt}", {}),
+            (now - 500, long_line, {}),
+            (now - 100, f"good two {fmt}", {}),
+        ])
+        produce(broker.bootstrap, topic, [build_record("team-a", [stream], fmt)])
+    bridge = bridges.start([topic], group)
+
+    def lines():
+        return [e[1] for s in loki.entries("team-a")["streams"] for e in s["entries"]]
+
+    wait_until(lambda: len(lines()) >= 6, 60, "the accepted entries in Loki", describe=lambda: f"{len(lines())}")
+    got = lines()
+    for fmt in ("proto", "json"):
+        assert f"good one {fmt}" in got and f"good two {fmt}" in got
+        assert f"eight days old {fmt}" not in got and f"an hour ahead {fmt}" not in got
+    truncated = [line for line in got if line.startswith("xxx")]
+    assert len(truncated) == 2 and all(len(line) == 262_144 for line in truncated), [len(x) for x in truncated]
+    assert loki.stats()["pushes"].get("400", 0) == 0, "the bridge sent entries Loki refused"
+
+    letters = read_all(broker.bootstrap, dlq, expected=2)
+    assert len(letters) == 2
+    reasons = {headers_of(m)["x-dlq-reason"] for m in letters}
+    assert reasons <= {"greater_than_max_sample_age", "too_far_in_future"}, reasons
+    assert all("entries refused before the push" in headers_of(m)["x-dlq-detail"] for m in letters)
+    wait_until(lambda: broker.committed(group, topic).get(0) == 2, 30, "both records committed (done)")
+    m = bridge.metrics()
+    assert m.sum("kafka_loki_bridge_entries_truncated_total") == 2
+    assert m.sum("kafka_loki_bridge_entries_refused_total") == 4
