@@ -16,10 +16,19 @@ package struct BridgeService: Service {
     let configuration: BridgeConfiguration
     let metrics: BridgeMetrics
     let status: BridgeStatus
+    /// `dlq replay --execute`: take only these records and stop once caught up.
+    let replay: DeadLetterFilter?
     let logger: Logger
 
     /// Creates the service.
-    package init(configuration: BridgeConfiguration, metrics: BridgeMetrics, status: BridgeStatus, logger: Logger) {
+    ///
+    /// - Parameter replay: for `dlq replay --execute`: the records to take; the service then
+    ///   stops by itself once it has read its topics up to their ends and everything is done.
+    package init(
+        configuration: BridgeConfiguration, metrics: BridgeMetrics, status: BridgeStatus, logger: Logger,
+        replay: DeadLetterFilter? = nil
+    ) {
+        self.replay = replay
         self.configuration = configuration
         self.metrics = metrics
         self.status = status
@@ -51,9 +60,11 @@ package struct BridgeService: Service {
             }
         }
         metrics.lokiCircuit(state: 0)
+        var recordFilter: (@Sendable (KafkaRecord) -> Bool)?
+        if let replay { recordFilter = { replay.matches($0) } }
         let pipeline = Pipeline(
             configuration: configuration, decoder: decoder, metrics: metrics, logger: logger, deadLetters: deadLetters,
-            holdIntake: { circuit.isOpen }, wakeScheduler: { wake.yield() })
+            holdIntake: { circuit.isOpen }, recordFilter: recordFilter, wakeScheduler: { wake.yield() })
         let threadPool = NIOThreadPool(numberOfThreads: configuration.loki.maxConcurrentPushes)
         threadPool.start()
         defer { threadPool.shutdownGracefully { _ in } }
@@ -78,8 +89,15 @@ package struct BridgeService: Service {
                 }
             }
             group.addTask {
-                // Suspends until SIGTERM/SIGINT (or cancellation), then drains.
-                try? await gracefulShutdown()
+                // Suspends until SIGTERM/SIGINT (or cancellation) — or, for a replay, until
+                // caught up — then drains.
+                if replay != nil {
+                    try? await cancelWhenGracefulShutdown {
+                        while !pipeline.isCaughtUp { try await Task.sleep(for: .milliseconds(200)) }
+                    }
+                } else {
+                    try? await gracefulShutdown()
+                }
                 await drain(pipeline: pipeline, consumer: consumer)
                 wake.finish()
             }

@@ -23,6 +23,9 @@ package final class Pipeline: ConsumerDelegate, Sendable {
         var paused = false
         /// Set once shutdown drained the pipeline: the final revoke must not wait again.
         var shuttingDown = false
+        /// Next offset to read per partition, and the latest log ends seen (for catching up).
+        var positions: [TopicPartition: Int64] = [:]
+        var highWatermarks: [TopicPartition: Int64] = [:]
     }
 
     private let state: NIOLockedValueBox<State>
@@ -37,6 +40,8 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     /// Whether intake must pause whatever the memory budget says (Loki's circuit is open).
     private let holdIntake: @Sendable () -> Bool
     private let validator: EntryValidator?
+    /// Records it refuses are skipped (done at once): `dlq replay`'s selection.
+    private let recordFilter: (@Sendable (KafkaRecord) -> Bool)?
 
     /// How a batch's delivery ended, as far as its records are concerned.
     package enum BatchResult: Sendable, Equatable {
@@ -58,8 +63,9 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     package init(
         configuration: BridgeConfiguration, decoder: RecordDecoder, metrics: BridgeMetrics, logger: Logger,
         deadLetters: DeadLetterRouter? = nil, holdIntake: @escaping @Sendable () -> Bool = { false },
-        wakeScheduler: @escaping @Sendable () -> Void
+        recordFilter: (@Sendable (KafkaRecord) -> Bool)? = nil, wakeScheduler: @escaping @Sendable () -> Void
     ) {
+        self.recordFilter = recordFilter
         self.deadLetters = deadLetters
         self.holdIntake = holdIntake
         self.validator = configuration.validation.enabled ? EntryValidator(limits: configuration.validation.limits) : nil
@@ -77,15 +83,22 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     package func consume(_ records: [KafkaRecord]) {
         let now = ContinuousClock.now
         let wallNanos = Self.nowMillis() * 1_000_000
-        let decoded = records.map { record in
-            Result { () throws(RecordDecodeError) in try validated(decoder.decode(record), now: wallNanos) }
+        let selected = recordFilter.map { filter in records.map(filter) } ?? []
+        let decoded = records.enumerated().map { index, record in
+            Result { () throws(RecordDecodeError) in
+                guard selected.isEmpty || selected[index] else { return Prepared.skipped }
+                return try validated(decoder.decode(record), now: wallNanos)
+            }
         }
         var ready: [PushBatch] = []
         var letters: [(RecordTicket, DeadLetter)] = []
         let keepSources = deadLetters != nil
         state.withLockedValue { state in
             for (record, result) in zip(records, decoded) {
+                state.positions[record.topicPartition] = record.offset + 1
                 switch result {
+                case .success(let prepared) where prepared.isSkipped:
+                    _ = state.tracker.register(record.topicPartition, offset: record.offset, pieces: 0)
                 case .success(let prepared):
                     // Pieces: the push of the valid entries, and the dead letter of a record
                     // with entries Loki would reject; the record is done when both are.
@@ -138,6 +151,12 @@ package final class Pipeline: ConsumerDelegate, Sendable {
         var rejected: (reason: String, detail: String)?
         var truncated: Int
         var rejectedEntries: Int
+        /// Not selected by the record filter: nothing to do.
+        var isSkipped = false
+
+        static let skipped = Prepared(
+            record: DecodedRecord(tenant: nil, content: .streams([]), streamCount: 0, entryCount: 0, lineBytes: 0, encodedBytes: 0),
+            rejected: nil, truncated: 0, rejectedEntries: 0, isSkipped: true)
     }
 
     /// Applies Loki's limits before anything is sent, so a push is not refused with 400 for
@@ -283,7 +302,10 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     package func consumerError(code: String) { metrics.consumerError(code: code) }
 
     package func observedHighWatermarks(_ watermarks: [TopicPartition: Int64]) {
-        let committed = state.withLockedValue { state in watermarks.keys.map { ($0, state.tracker.committed($0)) } }
+        let committed = state.withLockedValue { state in
+            state.highWatermarks.merge(watermarks) { $1 }
+            return watermarks.keys.map { ($0, state.tracker.committed($0)) }
+        }
         for (partition, offset) in committed {
             guard let offset, let high = watermarks[partition] else { continue }
             metrics.lag(partition, records: max(0, high - offset))
@@ -377,6 +399,20 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     /// were done by a copy): retrying it would only hold its lane and its memory.
     package func isStillNeeded(_ batch: PushBatch) -> Bool {
         state.withLockedValue { state in batch.tickets.contains { state.tracker.isPending($0) } }
+    }
+
+    /// Whether every assigned partition was read up to the log end last reported for it and
+    /// nothing is left to do (`dlq replay` stops there).
+    package var isCaughtUp: Bool {
+        state.withLockedValue { state in
+            let assigned = state.tracker.assigned
+            guard !assigned.isEmpty, state.tracker.totalPending == 0, state.batcher.isEmpty else { return false }
+            return assigned.allSatisfy { partition in
+                guard let end = state.highWatermarks[partition] else { return false }
+                let position = state.positions[partition] ?? state.tracker.committed(partition) ?? 0
+                return position >= end && (state.tracker.committable(partition).map { $0 == state.tracker.committed(partition) } ?? true)
+            }
+        }
     }
 
     /// Records consumed but not done yet.

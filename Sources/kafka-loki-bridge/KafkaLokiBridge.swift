@@ -23,6 +23,6 @@ struct KafkaLokiBridge: AsyncParsableCommand {
               kafka-loki-bridge check-config --config /etc/kafka-loki-bridge/config.yaml
             """,
         version: BridgeVersion.current,
-        subcommands: [Run.self, CheckConfig.self],
+        subcommands: [Run.self, CheckConfig.self, DeadLetters.self],
         defaultSubcommand: Run.self)
 }

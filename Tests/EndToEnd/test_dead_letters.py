@@ -204,3 +204,45 @@ def test_entries_loki_would_refuse_are_handled_before_the_push(broker, loki, bri
     m = bridge.metrics()
     assert m.sum("kafka_loki_bridge_entries_truncated_total") == 2
     assert m.sum("kafka_loki_bridge_entries_refused_total") == 4
+
+
+def test_dlq_replay_dry_run_then_execute(broker, loki, bridges, names, zero_loss):
+    """team-b's pushes are rejected (400) and dead-lettered; once 'fixed', `dlq replay` shows
+    what it would push (dry run: nothing pushed or committed), then pushes exactly team-b's
+    lines with --execute and commits its own group to the dead-letter topic's end."""
+    import subprocess
+
+    topic = names.topic(partitions=2)
+    dlq = f"{topic}-dlq"
+    broker.create_topic(dlq, 1)
+    group = names.group()
+    loki.fault(mode="status", status=400, tenant="team-b")
+    bridge = bridges.start([topic], group)
+    produced = produce_lines(broker.bootstrap, topic, LogGenerator(TENANTS), 4000, **VARIANTS)
+    team_a = [e for e in produced if e.tenant == "team-a"]
+    team_b = [e for e in produced if e.tenant == "team-b"]
+    team_b_records = {(e.partition, e.offset) for e in team_b}
+    zero_loss(team_a, group, [topic], timeout=120, tenants=["team-a"])
+    wait_until(lambda: bridge.metrics().sum("kafka_loki_bridge_dead_letters_total") >= len(team_b_records), 60,
+               "team-b's records in the dead-letter topic")
+    assert bridge.terminate() == 0
+    loki.clear_faults()
+
+    def replay(*args):
+        cmd = [str(bridge.binary), "dlq", "replay", *args]
+        return subprocess.run(cmd, env=bridge.process_env(), capture_output=True, text=True, timeout=180)
+
+    dry = replay("--tenant", "team-b")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert f"{len(team_b_records)} selected" in dry.stdout, dry.stdout
+    assert "nothing pushed" in dry.stdout
+    assert count_received(loki, ["team-b"]) == 0, "a dry run pushed"
+
+    other = replay("--tenant", "team-c", "--execute", "--group", f"{group}-other")
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert count_received(loki, ["team-b"]) == 0, "a replay of another tenant pushed team-b"
+
+    done = replay("--tenant", "team-b", "--reason", "loki_rejected", "--execute")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "replay finished" in done.stdout
+    zero_loss(team_b, f"{group}-dlq-replay", [dlq], timeout=60, tenants=["team-b"])
