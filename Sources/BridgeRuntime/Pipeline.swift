@@ -104,7 +104,9 @@ package final class Pipeline: ConsumerDelegate, Sendable {
                     // with entries Loki would reject; the record is done when both are.
                     let push = prepared.record.entryCount > 0
                     let letter = prepared.rejected.flatMap { rejected in keepSources ? rejected : nil }
-                    let pieces = (push ? 1 : 0) + (letter == nil ? 0 : 1)
+                    // A record larger than a batch travels in several pieces (whole streams).
+                    let parts = push ? Self.parts(of: prepared.record, maxBytes: configuration.batch.maxBytes) : []
+                    let pieces = parts.count + (letter == nil ? 0 : 1)
                     guard let ticket = state.tracker.register(record.topicPartition, offset: record.offset, pieces: pieces)
                     else { continue }
                     if let letter {
@@ -113,11 +115,14 @@ package final class Pipeline: ConsumerDelegate, Sendable {
                             record: record, reason: letter.reason, detail: letter.detail, tenant: prepared.record.tenant,
                             firstFailureMillis: Self.nowMillis())))
                     }
-                    guard push else { continue }
-                    let bytes = prepared.record.encodedBytes + (keepSources ? record.footprintBytes : 0)
-                    state.inFlightBytes += bytes
-                    ready += state.batcher.add(
-                        prepared.record, ticket: ticket, sourceBytes: bytes, now: now, source: keepSources ? record : nil)
+                    for (index, part) in parts.enumerated() {
+                        // The source record and its bytes are accounted with the first piece.
+                        let bytes = part.encodedBytes + (keepSources && index == 0 ? record.footprintBytes : 0)
+                        state.inFlightBytes += bytes
+                        ready += state.batcher.add(
+                            part, ticket: ticket, sourceBytes: bytes, now: now,
+                            source: keepSources ? record : nil)
+                    }
                 case .failure(let error):
                     guard keepSources else {
                         // No dead-letter topic: nothing to push, done at once (logged and counted).
@@ -138,6 +143,30 @@ package final class Pipeline: ConsumerDelegate, Sendable {
         if !ready.isEmpty { wakeScheduler() }
         for (ticket, letter) in letters {
             deadLetters?.send(letter) { [self] in complete([ticket], releasing: letter.record.footprintBytes) }
+        }
+    }
+
+    /// `record` as one piece, or split at stream boundaries when it is larger than a batch.
+    static func parts(of record: DecodedRecord, maxBytes: Int) -> [DecodedRecord] {
+        guard record.encodedBytes > maxBytes else { return [record] }
+        let pieces = PushContentSplitter.split(record.content, maxBytes: maxBytes)
+        guard pieces.count > 1 else { return [record] }
+        return pieces.map { piece in
+            var part = record
+            part.content = piece
+            switch piece {
+            case .protobuf(let bytes):
+                // The bytes were scanned whole already; the pieces are runs of its streams.
+                let summary = try? LokiProtobufScanner.scan(bytes).0
+                (part.streamCount, part.entryCount, part.lineBytes, part.encodedBytes) =
+                    (summary?.streams ?? 0, summary?.entries ?? 0, summary?.lineBytes ?? 0, bytes.count)
+            case .streams(let streams):
+                part.streamCount = streams.count
+                part.entryCount = streams.reduce(0) { $0 + $1.entries.count }
+                part.lineBytes = streams.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.line.utf8.count } }
+                part.encodedBytes = streams.reduce(0) { $0 + PushContentSplitter.approximateSize($1) }
+            }
+            return part
         }
     }
 
