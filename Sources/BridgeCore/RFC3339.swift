@@ -54,8 +54,9 @@ package enum RFC3339 {
         return seconds * 1_000_000_000 + fraction
     }
 
-    /// `2024-05-01T12:00:00.123Z` for milliseconds since the Unix epoch (UTC).
-    package static func format(millis: Int64) -> String {
+    /// `2024-05-01T12:00:00.123Z` for milliseconds since the Unix epoch (UTC); without
+    /// `fraction`, Go's `time.RFC3339` in UTC (`2024-05-01T12:00:00Z`, rounded down to the second).
+    package static func format(millis: Int64, fraction: Bool = true) -> String {
         var days = millis / 86_400_000
         var rest = millis % 86_400_000
         if rest < 0 {
@@ -64,12 +65,12 @@ package enum RFC3339 {
         }
         let (year, month, day) = civilFromDays(Int(days))
         func pad(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+            let text = String(value.magnitude)
+            return (value < 0 ? "-" : "") + String(repeating: "0", count: max(0, width - text.count)) + text
         }
         let seconds = Int(rest / 1000)
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):"
-            + "\(pad(seconds % 60, 2)).\(pad(Int(rest % 1000), 3))Z"
+        let time = "\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2))"
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(time)" + (fraction ? ".\(pad(Int(rest % 1000), 3))Z" : "Z")
     }
 
     /// Inverse of ``daysFromCivil(year:month:day:)`` (Howard Hinnant's algorithm).
