@@ -227,6 +227,7 @@ class LogGenerator:
 
     def __init__(self, tenants: Sequence[str] = ("team-a", "team-b"), *, seed: Optional[int] = None,
                  envs: Sequence[str] = ("prod", "staging"), pods_per_app: int = 2, metadata_every: int = 3):
+        self._rotation = 0
         self.run_id = uuid.uuid4().hex[:8]
         self.rng = random.Random(seed if seed is not None else self.run_id)
         self.tenants = list(tenants)
@@ -309,7 +310,9 @@ class LogGenerator:
         variants = list(itertools.product(formats, content_headers, tenant_in))
         out: List[Record] = []
         left = n_lines
-        i = 0
+        # The rotation goes on across calls: a caller asking for one record at a time (the
+        # background producer) still gets every tenant and format in turn.
+        i = self._rotation
         while left > 0:
             tenant = tenants[i % len(tenants)]
             fmt, with_headers, tin = variants[(i // len(tenants)) % len(variants)]
@@ -321,6 +324,7 @@ class LogGenerator:
             out.append(build_record(tenant, streams, fmt, content_headers=with_headers, tenant_in=tin))
             left -= count
             i += 1
+        self._rotation = i
         return out
 
 
@@ -480,3 +484,186 @@ class BackgroundProducer:
             raise RuntimeError(f"{len(self.errors)} delivery errors, first: {self.errors[:3]}")
         with self._lock:
             return list(self.produced)
+
+
+# ---------------------------------------------------------------------------------------------
+# Malformed records mixed into good traffic (fault tests; reusable for the dead-letter topic)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class MalformedRecord(Record):
+    """A record the bridge can never deliver. `streams` is empty (no line to find in Loki);
+    `kind` names the defect and `reasons` the values of the bridge's
+    records_failed_total{reason} label (RecordDecodeError.Reason) it may be counted under."""
+
+    kind: str = ""
+    reasons: Tuple[str, ...] = ()
+
+
+#: kind -> (what it is, acceptable failure reasons)
+MALFORMED_KINDS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
+    "empty": ("empty value (b'')", ("empty_value",)),
+    "null": ("no value at all (a tombstone)", ("empty_value",)),
+    "binary": ("random bytes without Content-Type (sniffed as snappy protobuf)", ("snappy", "protobuf", "too_large")),
+    "truncated_snappy": ("a valid snappy protobuf push cut in half", ("snappy",)),
+    "json_not_push": ("a JSON log line, not a push body", ("json",)),
+    "protobuf_bad_wire_type": ("snappy protobuf whose PushRequest.streams field is a varint", ("protobuf",)),
+}
+
+
+def malformed_record(kind: str, *, tenant: str = "team-a", rng: Optional[random.Random] = None,
+                     gen: Optional[LogGenerator] = None) -> MalformedRecord:
+    """One malformed record of `kind` (see MALFORMED_KINDS), with a valid X-Scope-OrgID header
+    so that only its value is wrong."""
+    if kind not in MALFORMED_KINDS:
+        raise ValueError(f"unknown malformed kind {kind!r}; one of {sorted(MALFORMED_KINDS)}")
+    rng = rng or random.Random(kind)
+    headers: List[Tuple[str, bytes]] = []
+    if kind == "empty":
+        value: Optional[bytes] = b""
+    elif kind == "null":
+        value = None
+    elif kind == "binary":
+        # Not '{', not whitespace, not the gzip magic: the bridge sniffs it as snappy protobuf.
+        first = rng.choice([b for b in range(256) if b not in (0x7B, 0x1F, 0x20, 0x09, 0x0A, 0x0D)])
+        value = bytes([first]) + rng.randbytes(rng.randrange(16, 512))
+    elif kind == "truncated_snappy":
+        g = gen or LogGenerator((tenant,), seed=rng.random())
+        whole = build_record(tenant, [g.stream(tenant, g.streams[tenant][0], 20)], "proto").value
+        value = whole[: len(whole) // 2]
+        headers.append(("Content-Type", b"application/x-protobuf"))
+    elif kind == "json_not_push":
+        value = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "level": "info",
+                            "message": "a plain JSON log line, not a Loki push body",
+                            "n": rng.randrange(1 << 30)}).encode()
+        headers.append(("Content-Type", b"application/json"))
+    else:  # protobuf_bad_wire_type: field 1 (streams) with wire type 0 instead of 2
+        value = snappy_block(_varint((1 << 3) | 0) + _varint(rng.randrange(1, 1 << 20)))
+        headers.append(("Content-Type", b"application/x-protobuf"))
+    headers.append(("X-Scope-OrgID", tenant.encode()))
+    return MalformedRecord(value=value, headers=headers, key=None, tenant=tenant, streams=[],
+                           fmt=f"malformed/{kind}", kind=kind, reasons=MALFORMED_KINDS[kind][1])
+
+
+def malformed_records(per_kind: int = 1, kinds: Iterable[str] = tuple(MALFORMED_KINDS), *, tenant: str = "team-a",
+                      seed: int = 0) -> List[MalformedRecord]:
+    """`per_kind` malformed records of each kind (deterministic for a seed)."""
+    rng = random.Random(seed)
+    return [malformed_record(k, tenant=tenant, rng=rng) for k in kinds for _ in range(per_kind)]
+
+
+def mix_records(good: Sequence[Record], bad: Sequence[Record], *, seed: int = 0) -> List[Record]:
+    """`bad` inserted at random places among `good` (whose order is kept)."""
+    rng = random.Random(seed)
+    out = list(good)
+    for rec in bad:
+        out.insert(rng.randrange(len(out) + 1), rec)
+    return out
+
+
+class PlacedRecord(NamedTuple):
+    """A produced record and where it landed."""
+
+    record: Record
+    topic: str
+    partition: int
+    offset: int
+
+
+def produce_placed(bootstrap: str, topic: str, records: Iterable[Record], *, timeout: float = 120.0,
+                   partitions: Optional[int] = None) -> List[PlacedRecord]:
+    """Like produce(), but returns every record (malformed ones included, which carry no lines)
+    with its partition and offset, in produce order. One record per batch (see producer_config)."""
+    deadline = Deadline(timeout)
+    p = Producer(producer_config(bootstrap))
+    if partitions is None:
+        partitions = len(p.list_topics(topic, timeout=max(1.0, deadline.remaining())).topics[topic].partitions)
+        if partitions == 0:
+            raise RuntimeError(f"topic {topic} has no partitions (does it exist?)")
+    records = list(records)
+    placed: List[Optional[PlacedRecord]] = [None] * len(records)
+    errors: List[str] = []
+
+    def report(i: int, rec: Record):
+        def cb(err, msg):
+            if err is not None:
+                errors.append(f"{msg.topic()}[{msg.partition()}]: {err}")
+            else:
+                placed[i] = PlacedRecord(rec, msg.topic(), msg.partition(), msg.offset())
+        return cb
+
+    for i, rec in enumerate(records):
+        part = rec.partition if rec.partition is not None else i % partitions
+        while True:
+            try:
+                p.produce(topic, value=rec.value, key=rec.key, headers=rec.headers, partition=part,
+                          on_delivery=report(i, rec))
+                break
+            except BufferError:
+                if deadline.expired():
+                    raise TimeoutExpired(f"produce to {topic}: local queue full until the deadline")
+                p.poll(0.05)
+        p.poll(0)
+    while p.flush(min(1.0, deadline.remaining())) > 0:
+        if deadline.expired():
+            raise TimeoutExpired(f"produce to {topic}: records undelivered after {timeout:.0f}s")
+    if errors:
+        raise RuntimeError(f"{len(errors)} delivery errors, first: {errors[:3]}")
+    missing = [i for i, x in enumerate(placed) if x is None]
+    if missing:
+        raise RuntimeError(f"no delivery report for {len(missing)} records")
+    log.info("produced %d records to %s", len(records), topic)
+    return [x for x in placed if x is not None]
+
+
+def placed_entries(placed: Iterable[PlacedRecord]) -> List[ProducedEntry]:
+    """The lines of the placed records (malformed records have none), with topic/partition/offset."""
+    return [e._replace(topic=pr.topic, partition=pr.partition, offset=pr.offset)
+            for pr in placed for e in pr.record.entries()]
+
+
+class MixedBackgroundProducer(BackgroundProducer):
+    """A BackgroundProducer whose records really cycle through the tenants and the record
+    variants (formats, content headers, tenant placement) given as record options.
+
+    BackgroundProducer asks the generator for one record per call, and LogGenerator.records()
+    starts its tenant/variant cycle anew on every call, so BackgroundProducer writes every
+    record for the first tenant in the first variant only. Same interface otherwise."""
+
+    def _run(self) -> None:
+        md = self._producer.list_topics(self.topic, timeout=10)
+        partitions = len(md.topics[self.topic].partitions)
+        opts = dict(self.record_kwargs)
+        tenants = list(opts.pop("tenants", None) or self.gen.tenants)
+        variants = list(itertools.product(opts.pop("formats", FORMATS), opts.pop("content_headers", (True,)),
+                                          opts.pop("tenant_in", ("header",))))
+        interval = self.lines_per_record / self.lines_per_second
+        next_at = time.monotonic()
+        lines = 0
+        k = 0
+        while not self._stop.is_set() and (self.max_lines is None or lines < self.max_lines):
+            tenant = tenants[k % len(tenants)]
+            fmt, with_headers, tin = variants[(k // len(tenants)) % len(variants)]
+            k += 1
+            rec = self.gen.records(self.lines_per_record, lines_per_record=self.lines_per_record, tenants=(tenant,),
+                                   formats=(fmt,), content_headers=(with_headers,), tenant_in=(tin,), **opts)[0]
+
+            def cb(err, msg, rec=rec):
+                with self._lock:
+                    if err is not None:
+                        self.errors.append(str(err))
+                    else:
+                        self.produced.extend(e._replace(topic=msg.topic(), partition=msg.partition(),
+                                                        offset=msg.offset()) for e in rec.entries())
+            while True:
+                try:
+                    self._producer.produce(self.topic, value=rec.value, key=rec.key, headers=rec.headers,
+                                           partition=self.records_sent % partitions, on_delivery=cb)
+                    break
+                except BufferError:
+                    self._producer.poll(0.05)
+            self.records_sent += 1
+            lines += self.lines_per_record
+            self._producer.poll(0)
+            next_at += interval
+            self._stop.wait(max(0.0, next_at - time.monotonic()))

@@ -22,6 +22,27 @@ package struct PushBatch: Sendable {
     /// When the first record entered the batch.
     package var createdAt: ContinuousClock.Instant
 
+    /// Appends `other` (a later batch of the same tenant) to this one, keeping content order.
+    ///
+    /// Used when batches queue up behind a slow push: sending them one by one would make
+    /// throughput fall to one batch-wait's worth per Loki round trip.
+    package mutating func append(_ other: PushBatch) {
+        precondition(other.tenant == tenant, "only batches of one tenant merge")
+        if case .protobuf(let tail)? = segments.last, case .protobuf(let head)? = other.segments.first {
+            segments[segments.count - 1] = .protobuf(tail + head)
+            segments.append(contentsOf: other.segments.dropFirst())
+        } else {
+            segments.append(contentsOf: other.segments)
+        }
+        tickets.append(contentsOf: other.tickets)
+        sources.append(contentsOf: other.sources)
+        encodedBytes += other.encodedBytes
+        entryCount += other.entryCount
+        lineBytes += other.lineBytes
+        sourceBytes += other.sourceBytes
+        createdAt = min(createdAt, other.createdAt)
+    }
+
     /// Offset ranges per partition covered by the batch, e.g. `logging-events/3@120-181`, for logs.
     package var offsetRanges: String {
         var ranges: [TopicPartition: (Int64, Int64)] = [:]

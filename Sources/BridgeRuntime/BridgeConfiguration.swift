@@ -43,7 +43,7 @@ package struct BridgeConfiguration: Sendable, Equatable {
         package var commitInterval: Duration = .seconds(1)
         /// Longest wait, on a partition revoke, for its in-flight pushes before letting it go.
         package var revokeTimeout: Duration = .seconds(10)
-        /// Most records handed over per poll round.
+        /// Most records taken per poll round (between two commit checks).
         package var maxPollRecords = 500
         /// Static group membership id (`group.instance.id`): a replica that restarts within
         /// `session.timeout.ms` gets its partitions back without a rebalance. Defaults to the
@@ -78,7 +78,7 @@ package struct BridgeConfiguration: Sendable, Equatable {
         /// First open period; doubles after each failed probe.
         package var circuitOpenDuration: Duration = .seconds(5)
         /// Longest open period.
-        package var circuitMaxOpenDuration: Duration = .seconds(60)
+        package var circuitMaxOpenDuration: Duration = .seconds(30)
         /// Basic auth user.
         package var username: String?
         /// Basic auth password (secret).

@@ -74,8 +74,7 @@ package struct BridgeService: Service {
         let consumer = try KafkaConsumerLoop(
             configuration: KafkaConsumerConfiguration(
                 topics: configuration.kafka.topics, properties: configuration.kafkaProperties,
-                commitInterval: configuration.kafka.commitInterval, maxPollRecords: configuration.kafka.maxPollRecords,
-                maxPollBytes: max(1 << 20, configuration.maxInFlightBytes / 8)),
+                commitInterval: configuration.kafka.commitInterval, maxPollRecords: configuration.kafka.maxPollRecords),
             delegate: pipeline, logger: logger)
         try consumer.start()
         status.started(groupMember: { consumer.isGroupMember }, loki: { circuit.isOpen ? circuit.stateDescription : nil })

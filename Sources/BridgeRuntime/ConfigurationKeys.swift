@@ -46,7 +46,7 @@ package enum ConfigurationKeys {
         duration("kafka.revoke_timeout", "KAFKA_REVOKE_TIMEOUT", "Wait for in-flight pushes of revoked partitions before releasing them.") {
             $0.kafka.revokeTimeout = $1
         } get: { $0.kafka.revokeTimeout },
-        integer("kafka.max_poll_records", "KAFKA_MAX_POLL_RECORDS", "Most records handed over per poll round.") {
+        integer("kafka.max_poll_records", "KAFKA_MAX_POLL_RECORDS", "Most records taken per poll round (between two commit checks).") {
             $0.kafka.maxPollRecords = $1
         } get: { $0.kafka.maxPollRecords },
         optionalString(

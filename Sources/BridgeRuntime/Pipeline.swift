@@ -373,8 +373,14 @@ package final class Pipeline: ConsumerDelegate, Sendable {
                 .sorted { $0.value[0].id < $1.value[0].id }
             for (tenant, _) in waiting where state.busyLanes.count < limit {
                 state.busyLanes.insert(tenant)
-                work.append(state.queues[tenant]!.removeFirst())
-                if state.queues[tenant]!.isEmpty { state.queues[tenant] = nil }
+                var queue = state.queues.removeValue(forKey: tenant)!
+                var batch = queue.removeFirst()
+                // Batches that queued up behind a slow push go together, up to the size limit.
+                while let next = queue.first, batch.encodedBytes + next.encodedBytes <= configuration.batch.maxBytes {
+                    batch.append(queue.removeFirst())
+                }
+                if !queue.isEmpty { state.queues[tenant] = queue }
+                work.append(batch)
             }
             return work
         }

@@ -9,21 +9,18 @@ package struct KafkaConsumerConfiguration: Sendable {
     package var properties: [String: String]
     /// How often done offsets are committed.
     package var commitInterval: Duration
-    /// Most records taken from librdkafka per poll round before handing them over.
+    /// Most records taken per poll round (between two commit checks).
     package var maxPollRecords: Int
-    /// Most record bytes (values, keys, headers) taken per poll round.
-    package var maxPollBytes: Int
 
     /// Creates a configuration.
     package init(
         topics: [String], properties: [String: String], commitInterval: Duration = .seconds(1),
-        maxPollRecords: Int = 500, maxPollBytes: Int = 16 << 20
+        maxPollRecords: Int = 500
     ) {
         self.topics = topics
         self.properties = properties
         self.commitInterval = commitInterval
         self.maxPollRecords = maxPollRecords
-        self.maxPollBytes = maxPollBytes
     }
 
     /// Properties the bridge sets whatever the user says: offsets are stored and committed only

@@ -110,12 +110,14 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
         loop: while true {
             let current = phase.withLockedValue { $0 }
             if current == .closing { break }
-            records.removeAll(keepingCapacity: true)
             var timeout: Int32 = 100
-            var roundBytes = 0
-            // A round is bounded by count and bytes so the memory budget, checked between
-            // rounds, cannot be overshot by more than one round.
-            while records.count < configuration.maxPollRecords, roundBytes < configuration.maxPollBytes,
+            var taken = 0
+            var dropped = 0
+            // Records are handed over one by one and the memory budget is checked after each:
+            // decoded records can be tens of times larger than they are in Kafka, so checking
+            // only between rounds could overshoot the budget by far more than a round. Once
+            // paused, librdkafka drops what it prefetched and refetches it on resume.
+            while taken < configuration.maxPollRecords, !paused,
                 let message = rd_kafka_consumer_poll(consumer.handle, timeout)
             {
                 timeout = 0
@@ -125,14 +127,33 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
                     if failure != nil { break loop }
                     continue
                 }
-                let record = KafkaRecord(copying: message)
-                roundBytes += record.footprintBytes
-                records.append(record)
-            }
-            if current == .running, !records.isEmpty {
+                taken += 1
+                guard current == .running else {
+                    dropped += 1  // intake stopped: never registered, so never committed
+                    continue
+                }
+                records.removeAll(keepingCapacity: true)
+                records.append(KafkaRecord(copying: message))
                 delegate.consume(records)
-            } else if !records.isEmpty {
-                logger.debug("records left for redelivery during shutdown", metadata: ["kafka.records": "\(records.count)"])
+                updatePause(draining: false)
+            }
+            if dropped > 0 {
+                logger.debug("records left for redelivery during shutdown", metadata: ["kafka.records": "\(dropped)"])
+            }
+            if taken == 0 || paused {
+                // Nothing came, or intake is paused: keep serving the group (heartbeats,
+                // rebalances) without busy-looping.
+                if paused, let message = rd_kafka_consumer_poll(consumer.handle, 100) {
+                    // A paused partition returns nothing; anything else is an error or an event.
+                    if message.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                        handleMessageError(message)
+                    } else if current == .running {
+                        records.removeAll(keepingCapacity: true)
+                        records.append(KafkaRecord(copying: message))
+                        delegate.consume(records)
+                    }
+                    rd_kafka_message_destroy(message)
+                }
             }
             updatePause(draining: current != .running)
             if clock.now >= nextCommit {

@@ -96,15 +96,35 @@ struct PipelineTests {
         }
     }
 
+    /// Batches that queue up behind a slow push are sent together (up to the size limit), in
+    /// order, so throughput does not collapse to one batch-wait per Loki round trip.
+    @Test func queuedBatchesOfATenantMergeUpToTheSizeLimit() throws {
+        let pipeline = PipelineHarness().pipeline
+        pipeline.partitionsAssigned([p], committedOffsets: [:])
+        pipeline.consume([record(0, "a")])
+        pipeline.flushAll()
+        let inFlight = pipeline.takeWork(limit: 4)
+        for offset in 1...3 {
+            pipeline.consume([record(Int64(offset), "a")])
+            pipeline.flushAll()
+        }
+        pipeline.finish(inFlight[0], done: true)
+        let merged = pipeline.takeWork(limit: 4)
+        #expect(merged.map { $0.tickets.map(\.offset) } == [[1, 2, 3]])
+        #expect(merged.first?.segments.count == 1, "adjacent protobuf content stays one segment")
+        pipeline.finish(merged[0], done: true)
+        #expect(pipeline.commitCandidates() == [p: 4])
+    }
+
     @Test func failedBatchFreesItsLaneButItsRecordsStayPending() throws {
         let pipeline = PipelineHarness().pipeline
         pipeline.partitionsAssigned([p], committedOffsets: [:])
         pipeline.consume([record(0, "a")])
         pipeline.flushAll()
-        pipeline.consume([record(1, "a")])
-        pipeline.flushAll()
         let first = pipeline.takeWork(limit: 4)
         #expect(first.map { $0.tickets.map(\.offset) } == [[0]])
+        pipeline.consume([record(1, "a")])
+        pipeline.flushAll()
         #expect(pipeline.takeWork(limit: 4).isEmpty, "one push per tenant at a time")
         pipeline.finish(first[0], done: false)
         let second = pipeline.takeWork(limit: 4)
