@@ -96,6 +96,19 @@ def check_delivery(loki: LokiStandin, produced: Sequence[ProducedEntry],
     return r
 
 
+def assert_committed_lines_delivered(broker: Broker, loki: LokiStandin, group: str, topic: str,
+                                     produced_so_far: Sequence[ProducedEntry],
+                                     tenants: Iterable[Optional[str]]) -> Tuple[Dict[int, Optional[int]], int]:
+    """The invariant at one moment: every line of every record below the group's committed
+    offsets is in the stand-in. Returns (committed offsets, number of lines checked)."""
+    committed = broker.committed(group, topic)
+    below = [e for e in produced_so_far if e.offset < (committed.get(e.partition) or 0)]
+    report = check_delivery(loki, below, tenants=tenants)
+    assert not report.missing and not report.misrouted, \
+        "committed past records whose lines are not in Loki:\n" + report.details()
+    return committed, len(below)
+
+
 def count_received(loki: LokiStandin, tenants: Iterable[Optional[str]]) -> int:
     """How many entries the stand-in holds for these tenants (from /stub/stats: cheap)."""
     stats = loki.stats().get("tenants", {})

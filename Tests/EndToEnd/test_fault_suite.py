@@ -28,7 +28,7 @@ from testbed.producers import (FORMATS, MALFORMED_KINDS, LogGenerator, Malformed
                                build_record, encode_push_request, format_labels, malformed_records, mix_records,
                                placed_entries, produce, produce_lines, produce_placed)
 from testbed.util import Deadline, wait_until
-from testbed.verify import check_delivery, count_received
+from testbed.verify import assert_committed_lines_delivered, count_received
 
 TENANTS = ("team-a", "team-b")
 VARIANTS = dict(formats=FORMATS, content_headers=(True, False))
@@ -59,17 +59,6 @@ def wait_flowing(loki, more: int, timeout: float, what: str) -> int:
     base = received(loki)
     return wait_until(lambda: (lambda n: n if n >= base + more else None)(received(loki)), timeout,
                       f"{more} more lines in the stand-in {what}", describe=lambda: f"{received(loki) - base} so far")
-
-
-def assert_committed_lines_delivered(broker, loki, group, topic, produced_so_far):
-    """The invariant at one moment: every line of every record below the group's committed
-    offsets is in the stand-in. Returns (committed offsets, number of lines checked)."""
-    committed = broker.committed(group, topic)
-    below = [e for e in produced_so_far if e.offset < (committed.get(e.partition) or 0)]
-    report = check_delivery(loki, below, tenants=TENANTS)
-    assert not report.missing and not report.misrouted, \
-        "committed past records whose lines are not in Loki:\n" + report.details()
-    return committed, len(below)
 
 
 def fault_over(loki) -> bool:
@@ -149,7 +138,7 @@ def test_loki_500_for_30s_mid_stream(broker, loki, bridges, names, zero_loss):
         while outage.remaining() > 1.5:
             assert bridge.alive(), "bridge exited during the 500s:\n" + bridge.log_tail()
             time.sleep(0.5)
-        committed, checked = assert_committed_lines_delivered(broker, loki, group, topic, bg.snapshot())
+        committed, checked = assert_committed_lines_delivered(broker, loki, group, topic, bg.snapshot(), TENANTS)
         answered_500 = loki.stats()["pushes"].get("500", 0)
         print(f"end of the outage: {answered_500} pushes answered 500; committed {committed} covers {checked} "
               f"lines, all in Loki; {bg.delivered_lines()} lines produced so far")
@@ -271,7 +260,7 @@ def test_loki_refuses_connections_for_60s(broker, loki, bridges, names, zero_los
         while outage.remaining() > 1.5:
             assert bridge.alive(), "bridge exited while Loki was down:\n" + bridge.log_tail()
             time.sleep(0.5)
-        committed, checked = assert_committed_lines_delivered(broker, loki, group, topic, bg.snapshot())
+        committed, checked = assert_committed_lines_delivered(broker, loki, group, topic, bg.snapshot(), TENANTS)
         refused = bridge.metrics().sum("kafka_loki_bridge_pushes_total", status_code="connect")
         print(f"end of the outage: {refused:.0f} pushes could not connect; committed {committed} covers "
               f"{checked} lines, all in Loki; {bg.delivered_lines()} lines produced so far")
@@ -319,7 +308,7 @@ def test_sigkill_at_random_points_three_rounds(broker, loki, bridges, names, zer
             time.sleep(delay)  # the random moment of the kill (fault injection, not synchronisation)
             bridge.kill()
             at_kill = bg.snapshot()
-            committed, checked = assert_committed_lines_delivered(broker, loki, group, topic, at_kill)
+            committed, checked = assert_committed_lines_delivered(broker, loki, group, topic, at_kill, TENANTS)
             ends = broker.log_end(topic)
             pending = (n, ends, redelivered(loki))
             rounds.append(f"round {n}: SIGKILL {delay:.2f}s after lines flowed, {received(loki)} lines in Loki of "

@@ -12,7 +12,7 @@ import time
 
 from testbed.producers import FORMATS, BackgroundProducer, LogGenerator, produce_lines
 from testbed.util import Deadline, wait_until
-from testbed.verify import check_delivery, count_received
+from testbed.verify import assert_committed_lines_delivered, check_delivery, count_received
 
 TENANTS = ("team-a", "team-b")
 VARIANTS = dict(formats=FORMATS, content_headers=(True, False))
@@ -21,17 +21,6 @@ VARIANTS = dict(formats=FORMATS, content_headers=(True, False))
 def non_2xx_pushes(metrics) -> float:
     return sum(v for labels, v in metrics.get("kafka_loki_bridge_pushes_total")
                if not labels.get("status_code", "").startswith("2"))
-
-
-def assert_committed_lines_delivered(broker, loki, group, topic, produced_so_far):
-    """The invariant at one moment: every line of every record below the group's committed
-    offset is in the stand-in. Returns (committed offsets, number of lines checked)."""
-    committed = broker.committed(group, topic)
-    below = [e for e in produced_so_far if e.offset < (committed.get(e.partition) or 0)]
-    report = check_delivery(loki, below, tenants=TENANTS)
-    assert not report.missing and not report.misrouted, \
-        "committed past records whose lines are not in Loki:\n" + report.details()
-    return committed, len(below)
 
 
 def assert_nothing_committed_during(outage, broker, loki, group, topic):
@@ -88,7 +77,7 @@ def test_sigterm_exits_0_and_commits_only_delivered(broker, loki, bridges, names
         code = bridge.terminate(timeout=60)
         assert code == 0, f"exit code {code} after SIGTERM"
         produced_at_stop = bg.snapshot()
-        committed, checked = assert_committed_lines_delivered(broker, loki, group, topic, produced_at_stop)
+        committed, checked = assert_committed_lines_delivered(broker, loki, group, topic, produced_at_stop, TENANTS)
         assert checked > 0, f"nothing committed on shutdown: {committed}"
         # ... and the other way round: a graceful stop commits everything it delivered, so no
         # line of a record at or above the committed offset is in Loki yet.
