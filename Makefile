@@ -6,6 +6,8 @@
 #   make test     ONE debug build with tests, then Swift unit tests, then the end-to-end suite
 #                 (real Tansu broker + Loki stand-in + that same debug binary)
 #   make e2e      only the end-to-end suite (after a build); PYTEST_ARGS="-k sigkill -x" to narrow
+#   make bench    release build, then the end-to-end benchmark and micro-benchmarks (testbed/bench.py;
+#                 BENCH_ARGS="--protobuf-lines 1000000"); results in .state/bench, see docs/performance.md
 #   make demo     the whole pipeline with sample logs, live until Ctrl-C  (DEMO_ARGS="--lines 20000")
 #   make clean    build products and test state; `make distclean` also removes .venv
 SHELL := /bin/bash
@@ -26,10 +28,11 @@ RUN_ENV     := BRIDGE_BIN=$(BRIDGE_BIN) LD_LIBRARY_PATH=$(RDKAFKA_LIB)$${LD_LIBR
 SWIFT_FLAGS ?=
 PYTEST_ARGS ?=
 DEMO_ARGS   ?=
+BENCH_ARGS  ?=
 
 banner = @printf '\n\033[1m== %s\033[0m\n' "$(1)"
 
-.PHONY: deps build release test unit e2e demo clean distclean
+.PHONY: deps build release test unit e2e demo bench clean distclean
 
 deps:
 	$(call banner,deps: scripts/bootstrap.sh)
@@ -69,6 +72,11 @@ e2e: deps
 demo: build
 	$(call banner,demo: testbed/demo.py (Ctrl-C stops it))
 	@$(RUN_ENV) $(PY) testbed/demo.py $(DEMO_ARGS)
+
+# Times are printed, never asserted; it fails only when lines went missing.
+bench: release
+	$(call banner,bench: testbed/bench.py)
+	@LD_LIBRARY_PATH=$(RDKAFKA_LIB)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} $(PY) testbed/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .build .state .pytest_cache

@@ -85,6 +85,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // `make bench`'s tools: record generator, counting Loki stand-in, ceilings, micro-benchmarks.
+        .executableTarget(
+            name: "kafka-loki-bench",
+            dependencies: [
+                "BridgeCore", "BridgeCodecs", "KafkaInput", "CRdKafka",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+
         .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LokiOutputTests", dependencies: ["LokiOutput", "BridgeCodecs", "BridgeCore", "CLokiProto"],

@@ -45,7 +45,7 @@ package enum PushBodyBuilder {
 
     /// `Timestamp { int64 seconds = 1; int32 nanos = 2 }` with a non-negative `nanos`, as
     /// google.protobuf.Timestamp requires (so pre-1970 times round down).
-    private static func appendTimestamp(_ nanos: Int64, to out: inout [UInt8]) {
+    package static func appendTimestamp(_ nanos: Int64, to out: inout [UInt8]) {
         var seconds = nanos / 1_000_000_000
         var fraction = nanos % 1_000_000_000
         if fraction < 0 {

@@ -74,7 +74,7 @@ package enum RFC3339 {
     }
 
     /// Inverse of ``daysFromCivil(year:month:day:)`` (Howard Hinnant's algorithm).
-    private static func civilFromDays(_ days: Int) -> (Int, Int, Int) {
+    package static func civilFromDays(_ days: Int) -> (Int, Int, Int) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097

@@ -57,21 +57,11 @@ package struct RecordDecoder: Sendable {
                 entryCount: summary.entries, lineBytes: summary.lineBytes, encodedBytes: wire.count)
         case .json(let gzipped):
             let raw = gzipped ? try decompressor.gunzip(value, limit: options.maxDecompressedBytes) : value
-            let streams = try LokiJSONPushDecoder.decode(raw)
-            var entries = 0
-            var lineBytes = 0
-            var encodedBytes = 0
-            for stream in streams {
-                entries += stream.entries.count
-                encodedBytes += stream.labels.utf8.count + 8
-                for entry in stream.entries {
-                    lineBytes += entry.line.utf8.count
-                    encodedBytes += entry.line.utf8.count + 24
-                }
-            }
+            // Straight to protobuf stream fields: from here on JSON takes the protobuf fast path.
+            let (summary, wire) = try LokiJSONPushTranscoder.transcode(raw)
             return DecodedRecord(
-                tenant: tenant, content: .streams(streams), streamCount: streams.count, entryCount: entries,
-                lineBytes: lineBytes, encodedBytes: encodedBytes)
+                tenant: tenant, content: .protobuf(wire), streamCount: summary.streams,
+                entryCount: summary.entries, lineBytes: summary.lineBytes, encodedBytes: wire.count)
         }
     }
 

@@ -6,6 +6,12 @@ struct RecordDecoderTests {
     let decoder = RecordDecoder(options: .init(), decompressor: LiteralSnappy())
     static let protobufValue = LiteralSnappy.compress(Fixture.pushRequest)
     static let jsonBytes = Array(Fixture.json.utf8)
+    /// What the JSON fixture becomes: the Codable decoder's streams encoded by PushBodyBuilder.
+    static let jsonAsProtobuf: [UInt8] = {
+        var out: [UInt8] = []
+        PushBodyBuilder.appendStreams(try! LokiJSONPushDecoder.decode(jsonBytes), to: &out)
+        return out
+    }()
 
     enum Expected: Sendable, Equatable {
         case protobuf
@@ -16,18 +22,20 @@ struct RecordDecoderTests {
     func outcome(_ record: KafkaRecord, using decoder: RecordDecoder? = nil) -> Expected {
         do {
             let decoded = try (decoder ?? self.decoder).decode(record)
-            switch decoded.content {
-            case .protobuf(let bytes):
-                #expect(bytes == Fixture.pushRequest)
-                #expect((decoded.streamCount, decoded.entryCount, decoded.lineBytes) == (2, 3, 15))
-                #expect(decoded.encodedBytes == Fixture.pushRequest.count)
-                return .protobuf
-            case .streams(let streams):
-                #expect(streams.map(\.labels) == [#"{app="api"}"#])
+            guard case .protobuf(let bytes) = decoded.content else {
+                Issue.record("every format decodes to protobuf stream fields")
+                return .failure(.protobuf)
+            }
+            if bytes == Self.jsonAsProtobuf {
+                // JSON is transcoded to the same stream fields the protobuf path forwards.
                 #expect((decoded.streamCount, decoded.entryCount, decoded.lineBytes) == (1, 2, 7))
-                #expect(decoded.encodedBytes > 7)
+                #expect(decoded.encodedBytes == bytes.count)
                 return .json
             }
+            #expect(bytes == Fixture.pushRequest)
+            #expect((decoded.streamCount, decoded.entryCount, decoded.lineBytes) == (2, 3, 15))
+            #expect(decoded.encodedBytes == Fixture.pushRequest.count)
+            return .protobuf
         } catch {
             return .failure(error.reason)
         }

@@ -1,11 +1,11 @@
 /// A seeded, deterministic `RandomNumberGenerator` (SplitMix64), so randomised tests replay
-/// exactly from their seed.
-struct SplitMix64: RandomNumberGenerator {
+/// exactly from their seed, and the benchmark rebuilds the same records from its seed.
+package struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    package init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

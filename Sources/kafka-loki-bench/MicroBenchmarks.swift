@@ -1,0 +1,94 @@
+import BridgeCodecs
+import BridgeCore
+import Foundation
+
+/// Per-line costs of the hot parts, single-threaded, on generated records: the figures that
+/// explain the end-to-end numbers.
+enum MicroBenchmarks {
+    struct Figure {
+        var name: String
+        var nanosPerLine: Double
+        var linesPerSecond: Double { 1e9 / nanosPerLine }
+    }
+
+    /// Runs `body` (which processes `lines` lines) repeatedly for at least `budget`; reports the
+    /// best of three rounds (the least disturbed by the other processes on the box).
+    static func measure(_ name: String, lines: Int, budget: Duration = .milliseconds(400), _ body: () throws -> Void) rethrows -> Figure {
+        var best = Double.infinity
+        for _ in 0..<3 {
+            var rounds = 0
+            let started = ContinuousClock.now
+            repeat {
+                try body()
+                rounds += 1
+            } while ContinuousClock.now - started < budget
+            best = min(best, (ContinuousClock.now - started).seconds * 1e9 / Double(rounds * lines))
+        }
+        return Figure(name: name, nanosPerLine: best)
+    }
+
+    static func run(protobuf: [BenchRecord], json: [BenchRecord]) throws -> [Figure] {
+        let decoder = RecordDecoder(options: .init(), decompressor: NativeDecompressor())
+        let validator = EntryValidator(limits: EntryLimits())
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        var figures: [Figure] = []
+        for (format, records) in [(BenchFormat.protobuf, protobuf), (.json, json)] where !records.isEmpty {
+            let lines = records.reduce(0) { $0 + $1.lines }
+            let kafka = records.enumerated().map { index, record in
+                KafkaRecord(
+                    topicPartition: TopicPartition(topic: "bench", partition: 0), offset: Int64(index),
+                    key: nil, value: record.value,
+                    headers: [
+                        RecordHeader(key: RecordDecoder.tenantHeader, value: Array(record.tenant.utf8)),
+                        RecordHeader(key: "Content-Type", value: Array(format.contentType.utf8)),
+                    ])
+            }
+            let decoded = try kafka.map { try decoder.decode($0) }
+            figures.append(try measure("decode \(format.rawValue) (incl. snappy/JSON parse)", lines: lines) {
+                for record in kafka { _ = try decoder.decode(record) }
+            })
+            figures.append(try measure("validate \(format.rawValue) (Loki limits)", lines: lines) {
+                for record in decoded { _ = try validator.validate(record.content, now: now) }
+            })
+            var batches: [PushBatch] = []
+            var ticketSource = OffsetTracker()
+            let partition = TopicPartition(topic: "bench", partition: 0)
+            ticketSource.assign([partition])
+            let tickets = decoded.indices.compactMap { ticketSource.register(partition, offset: Int64($0)) }
+            figures.append(measure("regroup \(format.rawValue) (batcher, 1 MiB batches)", lines: lines) {
+                var batcher = Batcher(maxBytes: 1 << 20, maxWait: .seconds(1))
+                let clock = ContinuousClock.now
+                batches.removeAll(keepingCapacity: true)
+                for (record, ticket) in zip(decoded, tickets) {
+                    batches += batcher.add(record, ticket: ticket, sourceBytes: record.encodedBytes, now: clock)
+                }
+                batches += batcher.drain()
+            })
+            figures.append(measure("encode + snappy \(format.rawValue) (push body)", lines: lines) {
+                for batch in batches { _ = Snappy.compress(PushBodyBuilder.body(for: batch)) }
+            })
+        }
+        let records = max(1, protobuf.count)
+        let linesPerRecord = Double(protobuf.first?.lines ?? 100)
+        let partitions = (0..<8).map { TopicPartition(topic: "bench", partition: Int32($0)) }
+        var offsetFigure = measure("offset tracking (register + complete + commit, per record)", lines: records) {
+            var tracker = OffsetTracker()
+            tracker.assign(partitions)
+            var tickets: [RecordTicket] = []
+            tickets.reserveCapacity(records)
+            for index in 0..<records {
+                if let ticket = tracker.register(partitions[index % 8], offset: Int64(index / 8)) { tickets.append(ticket) }
+            }
+            for (index, ticket) in tickets.enumerated() {
+                _ = tracker.complete(ticket)
+                if index % 1000 == 0 { _ = tracker.commitCandidates() }
+            }
+            _ = tracker.commitCandidates()
+        }
+        // Per line: a record carries `linesPerRecord` lines.
+        offsetFigure.nanosPerLine /= linesPerRecord
+        offsetFigure.name += " / \(Int(linesPerRecord)) lines"
+        figures.append(offsetFigure)
+        return figures
+    }
+}

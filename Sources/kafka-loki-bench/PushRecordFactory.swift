@@ -1,0 +1,137 @@
+import BridgeCodecs
+import BridgeCore
+
+/// The record formats the benchmark fills topics with: what the alloy-distributor writes.
+enum BenchFormat: String, CaseIterable, Sendable {
+    /// A snappy-compressed protobuf `PushRequest` (`Content-Type: application/x-protobuf`).
+    case protobuf
+    /// A JSON push body (`Content-Type: application/json`).
+    case json
+
+    var contentType: String { self == .protobuf ? "application/x-protobuf" : "application/json" }
+}
+
+/// One Kafka record of the benchmark and what it carries.
+struct BenchRecord: Sendable {
+    var tenant: String
+    var value: [UInt8]
+    var lines: Int
+    var lineBytes: Int
+    /// Sum of ``LineHash`` over the record's lines.
+    var lineHashSum: UInt64
+}
+
+/// Builds Loki push records of `linesPerRecord` lines spread over `streamsPerRecord` streams of
+/// one tenant, deterministically from the seed.
+struct PushRecordFactory {
+    struct Shape: Sendable {
+        var tenants = 4
+        var streamsPerTenant = 16
+        var linesPerRecord = 100
+        var streamsPerRecord = 4
+    }
+
+    let format: BenchFormat
+    let shape: Shape
+    private var lines: LogLineGenerator
+    private var nextNanos: Int64
+    private let labelSets: [[(String, String)]]
+    private var line: [UInt8] = []
+    private var streamBody: [UInt8] = []
+    private var entry: [UInt8] = []
+
+    /// - Parameter startNanos: timestamp of the first line; later lines are 1 µs apart.
+    init(format: BenchFormat, shape: Shape, seed: UInt64, startNanos: Int64) {
+        self.format = format
+        self.shape = shape
+        lines = LogLineGenerator(seed: seed)
+        nextNanos = startNanos
+        let apps = ["checkout", "payments", "search", "inventory", "gateway", "auth", "orders", "email"]
+        labelSets = (0..<shape.streamsPerTenant).map { index in
+            let app = apps[index % apps.count]
+            return [
+                ("app", app), ("cluster", "prod-eu-1"), ("namespace", "shop"), ("container", "app"),
+                ("pod", "\(app)-6d5f8-\(index)x\(index * 7 % 10)q"), ("stream", index % 3 == 0 ? "stderr" : "stdout"),
+            ]
+        }
+    }
+
+    static func tenantName(_ index: Int) -> String { "tenant-\(index)" }
+
+    /// The next record; `timestampNanos` fixes its lines' time (the rate producer's "now").
+    mutating func next(timestampNanos: Int64? = nil) -> BenchRecord {
+        let tenant = Self.tenantName(lines.nextInt(below: shape.tenants))
+        var streams: [(labels: [(String, String)], lines: [[UInt8]], nanos: [Int64])] = []
+        let perStream = shape.linesPerRecord / shape.streamsPerRecord
+        var lineBytes = 0
+        var hashSum: UInt64 = 0
+        let first = lines.nextInt(below: shape.streamsPerTenant)
+        for index in 0..<shape.streamsPerRecord {
+            let count = index == shape.streamsPerRecord - 1
+                ? shape.linesPerRecord - perStream * (shape.streamsPerRecord - 1) : perStream
+            var texts: [[UInt8]] = []
+            var stamps: [Int64] = []
+            for _ in 0..<count {
+                let nanos = timestampNanos ?? nextNanos
+                nextNanos += 1000
+                line.removeAll(keepingCapacity: true)
+                lines.appendLine(nanos: nanos, to: &line)
+                lineBytes += line.count
+                hashSum &+= line.withUnsafeBytes { LineHash.hash($0) }
+                texts.append(line)
+                stamps.append(nanos)
+            }
+            streams.append((labelSets[(first + index) % labelSets.count], texts, stamps))
+        }
+        let value: [UInt8]
+        switch format {
+        case .protobuf: value = Snappy.compress(encodeProtobuf(streams))
+        case .json: value = encodeJSON(streams)
+        }
+        return BenchRecord(
+            tenant: tenant, value: value, lines: shape.linesPerRecord, lineBytes: lineBytes, lineHashSum: hashSum)
+    }
+
+    private mutating func encodeProtobuf(_ streams: [(labels: [(String, String)], lines: [[UInt8]], nanos: [Int64])]) -> [UInt8] {
+        var out: [UInt8] = []
+        for stream in streams {
+            streamBody.removeAll(keepingCapacity: true)
+            ProtoWireWriter.appendLengthDelimited(field: 1, Array(LabelFormatter.format(stream.labels).utf8), to: &streamBody)
+            for (text, nanos) in zip(stream.lines, stream.nanos) {
+                var timestamp: [UInt8] = [0x08]
+                ProtoWireWriter.appendVarint(UInt64(nanos / 1_000_000_000), to: &timestamp)
+                timestamp.append(0x10)
+                ProtoWireWriter.appendVarint(UInt64(nanos % 1_000_000_000), to: &timestamp)
+                entry.removeAll(keepingCapacity: true)
+                ProtoWireWriter.appendLengthDelimited(field: 1, timestamp, to: &entry)
+                ProtoWireWriter.appendLengthDelimited(field: 2, text, to: &entry)
+                ProtoWireWriter.appendLengthDelimited(field: 2, entry, to: &streamBody)
+            }
+            ProtoWireWriter.appendLengthDelimited(field: 1, streamBody, to: &out)
+        }
+        return out
+    }
+
+    private func encodeJSON(_ streams: [(labels: [(String, String)], lines: [[UInt8]], nanos: [Int64])]) -> [UInt8] {
+        var out = Array("{\"streams\":[".utf8)
+        for (streamIndex, stream) in streams.enumerated() {
+            if streamIndex > 0 { out.append(UInt8(ascii: ",")) }
+            out += Array("{\"stream\":{".utf8)
+            for (index, (name, value)) in stream.labels.enumerated() {
+                out += Array("\(index > 0 ? "," : "")\"\(name)\":\"\(value)\"".utf8)
+            }
+            out += Array("},\"values\":[".utf8)
+            for (index, (text, nanos)) in zip(stream.lines, stream.nanos).enumerated() {
+                out += Array("\(index > 0 ? "," : "")[\"\(nanos)\",\"".utf8)
+                for byte in text {
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                    out.append(byte)
+                }
+                out += Array("\"]".utf8)
+            }
+            out += Array("]}".utf8)
+        }
+        out += Array("]}".utf8)
+        return out
+    }
+}

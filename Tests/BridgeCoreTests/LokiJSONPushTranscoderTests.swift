@@ -1,0 +1,143 @@
+import BridgeCore
+import Testing
+
+/// The transcoder must accept exactly what the Codable decoder accepts and produce the bytes
+/// PushBodyBuilder makes from the decoder's streams: a differential test over hand-picked edge
+/// cases, generated bodies, and corrupted copies of them.
+@Suite("LokiJSONPushTranscoder: JSON push bodies straight to protobuf")
+struct LokiJSONPushTranscoderTests {
+    /// Compares both decoders on one body; returns whether it was valid.
+    @discardableResult
+    static func agree(_ json: [UInt8], _ comment: Comment? = nil) -> Bool {
+        let reference: [LokiStream]? = try? LokiJSONPushDecoder.decode(json)
+        let fast = try? LokiJSONPushTranscoder.transcode(json)
+        guard let reference else {
+            #expect(fast == nil, "transcoder accepted a body the decoder refuses: \(String(decoding: json, as: UTF8.self).prefix(300))")
+            return false
+        }
+        guard let (summary, wire) = fast else {
+            let error = (try? LokiJSONPushTranscoder.transcode(json)).map { _ in "" } ?? errorText(json)
+            Issue.record("transcoder refused a valid body (\(error)): \(String(decoding: json, as: UTF8.self).prefix(300))")
+            return true
+        }
+        var expected: [UInt8] = []
+        PushBodyBuilder.appendStreams(reference, to: &expected)
+        #expect(wire == expected, comment)
+        #expect(summary.streams == reference.count)
+        #expect(summary.entries == reference.reduce(0) { $0 + $1.entries.count })
+        #expect(summary.lineBytes == reference.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.line.utf8.count } })
+        return true
+    }
+
+    static func errorText(_ json: [UInt8]) -> String {
+        do {
+            _ = try LokiJSONPushTranscoder.transcode(json)
+            return ""
+        } catch {
+            return error.detail
+        }
+    }
+
+    @Test("edge cases agree with the Codable decoder", arguments: [
+        #"{"streams":[{"stream":{"app":"api","env":"prod"},"values":[["1700000000000000001","hello"],["1700000000000000002","w\u00f6rld \ud83d\ude00"]]}]}"#,
+        #"{"streams":[{"stream":{"a":"1"},"values":[[1700000000000000001,"n"],[-5,"m"]]}]}"#,
+        #"{"streams":[{"stream":{"msg":"say \"hi\" \\ now\nnext\ttab\r","b":"2","a":"ü"},"values":[]}]}"#,
+        #"{"streams":[{"stream":{"n":"2"},"values":[["1","x"]]},{"stream":{"n":"1"},"values":[["2","y"]]}]}"#,
+        #"{"streams":[{"labels":"{app=\"x\", env=\"dev\"}","entries":[{"ts":"2018-12-18T08:28:06.801064-04:00","line":"hello"},{"ts":"1970-01-01T00:00:01Z","line":"b"}]}]}"#,
+        #"{"streams":[]}"#, "{}", #"{"streams":null}"#, #"{"streams":[{"stream":{"a":"b"},"values":[["12x","line"]]}]}"#,
+        #"{"streams":[{"stream":{"a":"b"},"values":[["1.5","line"]]}]}"#, #"{"streams":[{"stream":{"a":"b"},"values":[["1"]]}]}"#,
+        #"{"streams":[{"stream":{"a":"b"},"values":[["1",7]]}]}"#,
+        #"{"streams":[{"labels":"{a=\"b\"}","entries":[{"ts":"yesterday","line":"x"}]}]}"#,
+        #"{"streams":[{"values":[["1","x"]]}]}"#, #"{"streams":[{"stream":{"a":1},"values":[]}]}"#, #"{"streams":"#,
+        #"  {"other":[1,2.5e3,{"x":[true,false,null]}],"streams":[{"values":[["5","late key order"]],"stream":{"k":"v"},"extra":"x"}] } "#,
+        #"{"streams":[{"stream":{"k":"v"},"values":[["5","l",{"trace_id":"abc","a":"z"}],["6","m",null],["7","n",{},"ignored"]]}]}"#,
+        #"{"streams":[{"stream":{"k":"v"},"values":null},{"stream":null,"labels":"{x=\"1\"}","entries":null}]}"#,
+        #"{"streams":[{"stream":{"k":"v"},"values":[["1","ctl \u0000 nul"]]}]}"#,
+        #"{"streams":[{"stream":{"k":"v"},"values":[["1","lone \ud800 surrogate"]]}]}"#,
+        #"{"streams":[{"stream":{"k":"v"},"values":[["1","bad \x escape"]]}]}"#,
+        #"{"streams":[{"stream":{"k":"v"},"values":[["1","raw"#,
+        #"{"streams":[{"stream":{"k":"v"},"values":[["1","x"]]}]} trailing"#,
+        #"{"streams":[{"stream":{"k":"v"},"values":[["-1","before 1970"]]}]}"#,
+        #"{"streams":[{"stream":{"k":"v",},"values":[["1","trailing commas",],]},],}"#,
+        #"{"streams":[{"stream":{"k":"v"},"values":[["9223372036854775808","overflow"]]}]}"#,
+    ])
+    func edgeCases(_ json: String) {
+        Self.agree(Array(json.utf8))
+    }
+
+    @Test("invalid UTF-8 and raw control characters are refused, like the Codable decoder")
+    func rawBytes() {
+        let prefix = Array(#"{"streams":[{"stream":{"k":"v"},"values":[["1",""#.utf8)
+        let suffix = Array(#""]]}]}"#.utf8)
+        #expect(!Self.agree(prefix + [0xC3, 0x28] + suffix))
+        #expect(!Self.agree(prefix + [0x0A] + suffix))
+        #expect(Self.agree(prefix + Array("é€😀".utf8) + suffix))
+    }
+
+    @Test("errors say what and where")
+    func errorMessages() {
+        #expect(Self.errorText(Array("{}".utf8)).contains("streams"))
+        #expect(Self.errorText(Array(#"{"streams":[{"stream":{"a":"b"},"values":[["12x","l"]]}]}"#.utf8)).contains("12x"))
+        #expect(Self.errorText(Array(#"{"streams":[{"values":[]}]}"#.utf8)).contains("neither"))
+        #expect(Self.errorText(Array(#"{"streams":[}"#.utf8)).contains("byte 12"))
+    }
+
+    @Test("generated bodies and corrupted copies agree with the Codable decoder")
+    func generated() {
+        var random = SplitMix64(seed: 0x5EED)
+        var valid = 0
+        var corruptedValid = 0
+        for _ in 0..<3000 {
+            let body = Self.body(&random)
+            #expect(Self.agree(body), "a generated body must be valid")
+            valid += 1
+            var corrupted = body
+            switch random.next() % 3 {
+            case 0: corrupted.removeLast(Int(random.next() % UInt64(corrupted.count)))
+            case 1: corrupted[Int(random.next() % UInt64(corrupted.count))] = UInt8(truncatingIfNeeded: random.next())
+            default: corrupted.insert(Array("\",\\{}[]:n".utf8)[Int(random.next() % 9)], at: Int(random.next() % UInt64(corrupted.count)))
+            }
+            if Self.agree(corrupted) { corruptedValid += 1 }
+        }
+        #expect(valid == 3000)
+        #expect(corruptedValid < 3000, "corruption must make some bodies invalid")
+    }
+
+    static func body(_ random: inout SplitMix64) -> [UInt8] {
+        func text(_ random: inout SplitMix64, _ length: Int) -> String {
+            let pieces = [
+                "a", "Z", "0", " ", "=", "{", "}", "ü", "€", "😀", "\\\"", "\\\\", "\\n", "\\t", "\\/", "\\u00e9",
+                "\\ud83d\\ude00", "\\u0001", "msg", "level=info",
+            ]
+            return (0..<length).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+        }
+        func space(_ random: inout SplitMix64) -> String { random.next() % 4 == 0 ? " \n\t" : "" }
+        var streams: [String] = []
+        for _ in 0..<(1 + random.next() % 4) {
+            let legacy = random.next() % 6 == 0
+            if legacy {
+                let entries = (0..<(random.next() % 4)).map { _ in
+                    #"{"ts":"2026-11-21T10:00:0\#(random.next() % 10).\#(random.next() % 1000)Z",\#(space(&random))"line":"\#(text(&random, Int(random.next() % 12)))"}"#
+                }
+                streams.append(#"{"labels":"{app=\"x\"}","entries":[\#(entries.joined(separator: ","))]}"#)
+                continue
+            }
+            let labels = (0..<(1 + random.next() % 4)).map { index in
+                #""l\#(index)\#(random.next() % 3)":\#(space(&random))"\#(text(&random, Int(random.next() % 6)))""#
+            }
+            let values = (0..<(random.next() % 6)).map { _ -> String in
+                let nanos = Int64(bitPattern: random.next() >> 2)
+                let ts = random.next() % 2 == 0 ? "\"\(nanos)\"" : "\(nanos)"
+                var value = "[\(ts),\(space(&random))\"\(text(&random, Int(random.next() % 20)))\""
+                if random.next() % 4 == 0 { value += #",{"trace_id":"\#(text(&random, 3))","a":"1"}"# }
+                return value + "]"
+            }
+            var members = [#""stream":{\#(labels.joined(separator: ","))}"#, #""values":[\#(values.joined(separator: ","))]"#]
+            if random.next() % 3 == 0 { members.append(#""unknown":[1,{"x":null},"s",-2.5e3,true]"#) }
+            if random.next() % 2 == 0 { members.reverse() }
+            streams.append("{\(space(&random))\(members.joined(separator: ","))}")
+        }
+        let separator = "," + space(&random)
+        return Array((#"{"streams":["# + streams.joined(separator: separator) + "]}").utf8)
+    }
+}

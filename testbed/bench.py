@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""`make bench`: the end-to-end benchmark on loopback, with the machine's two ceilings.
+
+  1. Tansu broker; topics bench-protobuf and bench-json (8 partitions each) pre-filled by
+     `kafka-loki-bench fill` (Loki push records of 100 lines, ~270-byte lines with random ids,
+     4 tenants x 16 streams, 4 streams per record).
+  2. Ceiling (a): `kafka-loki-bench consume-only` reads each topic with librdkafka, nothing else.
+  3. Ceiling (b): `kafka-loki-bench codec-ceiling` snappy-decompresses and re-compresses the same
+     records (same seed) on one core.
+  4. Throughput: the release bridge with a fresh group reads each topic from its start to the
+     log end and pushes to `kafka-loki-bench sink`, a Loki stand-in that only counts and checks
+     (snappy + protobuf + labels + timestamps, a fingerprint of every line). Timed from the
+     bridge's start to the last line in the sink. CPU seconds and peak RSS come from
+     /proc/<pid> of the bridge.
+  5. Latency: `kafka-loki-bench produce-rate` produces at half the measured protobuf rate with
+     current timestamps; the sink's histogram of arrival minus timestamp gives p50/p99.
+  6. `kafka-loki-bench micro`: per-line costs of decode, validate, regroup, encode+snappy, offsets.
+
+Nothing here asserts a time. The run fails only when lines are missing or the sink found
+malformed pushes (a benchmark that lost lines would be measuring the wrong thing).
+
+Results: printed, and written to .state/bench/results.json. Logs: .state/bench/*.log
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Dict, List, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from testbed.bridge import Bridge  # noqa: E402
+from testbed.broker import Broker  # noqa: E402
+from testbed.util import REPO, STATE_DIR, free_port, stop_process, track, wait_until  # noqa: E402
+
+OUT = STATE_DIR / "bench"
+BENCH_BIN = Path(os.environ.get("BENCH_BIN", REPO / ".build" / "release" / "kafka-loki-bench"))
+BRIDGE_BIN = Path(os.environ.get("BRIDGE_BIN", REPO / ".build" / "release" / "kafka-loki-bridge"))
+PARTITIONS = 8
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def bench_tool(*args: str, log: Optional[Path] = None) -> dict:
+    """Runs a kafka-loki-bench subcommand that prints one JSON object last."""
+    out = subprocess.run([str(BENCH_BIN), *args], check=True, stdout=subprocess.PIPE,
+                         stderr=open(log, "ab") if log else None, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Sink:
+    """The counting Loki stand-in (`kafka-loki-bench sink`) as a child process."""
+
+    def __init__(self, name: str):
+        self.port = free_port()
+        self.log = OUT / f"sink-{name}.log"
+        self.proc = track(subprocess.Popen([str(BENCH_BIN), "sink", "--port", str(self.port)],
+                                           stdout=open(self.log, "wb"), stderr=subprocess.STDOUT))
+        wait_until(lambda: self._get("/ready"), 30, "the sink to listen")
+
+    @property
+    def push_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/loki/api/v1/push"
+
+    def _get(self, path: str, method: str = "GET") -> bytes:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method)
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.read()
+
+    def stats(self) -> dict:
+        return json.loads(self._get("/stats"))
+
+    def reset_latency(self) -> None:
+        self._get("/reset-latency", method="POST")
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+
+
+def bridge_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    # The product's defaults for batching and commits (testbed.Bridge shortens them for tests).
+    env = {"BATCH_WAIT": "1s", "KAFKA_COMMIT_INTERVAL": "1s", "LOG_LEVEL": "notice"}
+    env.update(extra or {})
+    return env
+
+
+def run_throughput(broker: Broker, topic: str, fill: dict) -> dict:
+    """The bridge from the group's start to the log end of `topic`."""
+    sink = Sink(topic)
+    bridge = Bridge(brokers=broker.bootstrap, topics=[topic], group=f"bench-{topic}-{int(time.time())}",
+                    loki_url=sink.push_url, log_path=OUT / f"bridge-{topic}.log", binary=BRIDGE_BIN,
+                    extra_env=bridge_env())
+    try:
+        started = time.time()
+        bridge.start()
+        pid = bridge.pid
+        peak_cpu = 0.0
+
+        def arrived() -> bool:
+            nonlocal peak_cpu
+            peak_cpu = cpu_seconds(pid)
+            return sink.stats()["entries"] >= fill["lines"]
+
+        wait_until(arrived, 900, f"{fill['lines']} lines of {topic} in the sink", interval=0.05, max_interval=0.2,
+                   describe=lambda: json.dumps(sink.stats())[:300])
+        cpu = cpu_seconds(pid)
+        rss = peak_rss_mib(pid)
+        stats = sink.stats()
+        # Throughput counts from the first push to the last (the group join and the first fetch,
+        # a few seconds on Tansu, are reported separately as startup).
+        first_push = stats["first_push_ns"] / 1e9
+        last_push = stats["last_push_ns"] / 1e9
+        elapsed = last_push - first_push
+    finally:
+        bridge.terminate()
+        sink.stop()
+    result = {
+        "topic": topic, "lines": stats["entries"], "seconds": elapsed,
+        "lines_per_s": stats["entries"] / elapsed, "mb_per_s": stats["line_bytes"] / elapsed / 1e6,
+        "cpu_s": cpu, "cpu_s_per_million_lines": cpu / stats["entries"] * 1e6, "peak_rss_mib": rss,
+        "startup_seconds": first_push - started, "total_seconds": last_push - started, "pushes": stats["pushes"],
+        "problems": stats["problems"], "last_problem": stats["last_problem"],
+        "fingerprint_ok": stats["line_hash_sum"] == str(fill["line_hash_sum"]) and stats["entries"] == fill["lines"],
+    }
+    return result
+
+
+def run_latency(broker: Broker, rate: int, seconds: float) -> dict:
+    topic = "bench-latency"
+    broker.create_topic(topic, PARTITIONS)
+    sink = Sink("latency")
+    bridge = Bridge(brokers=broker.bootstrap, topics=[topic], group=f"bench-latency-{int(time.time())}",
+                    loki_url=sink.push_url, log_path=OUT / "bridge-latency.log", binary=BRIDGE_BIN,
+                    extra_env=bridge_env({"KAFKA_AUTO_OFFSET_RESET": "latest"}))
+    try:
+        bridge.start().wait_ready(60)
+        # Ready = joined with partitions; the warm-up below also covers the first fetches.
+        producer = subprocess.Popen(
+            [str(BENCH_BIN), "produce-rate", "--brokers", broker.bootstrap, "--topic", topic,
+             "--rate", str(rate), "--duration", str(seconds)],
+            stdout=subprocess.PIPE, stderr=open(OUT / "produce-rate.log", "wb"), text=True)
+        track(producer)
+        warmup = min(5.0, seconds / 4)
+        wait_until(lambda: sink.stats()["entries"] > 0, 30, "the first latency lines in the sink")
+        time.sleep(warmup)  # steady state: not a synchronisation, the measured window starts here
+        sink.reset_latency()
+        out, _ = producer.communicate(timeout=seconds + 120)
+        produced = json.loads(out.strip().splitlines()[-1])
+        wait_until(lambda: sink.stats()["entries"] >= produced["lines"], 120, "every latency line in the sink")
+        stats = sink.stats()
+    finally:
+        bridge.terminate()
+        sink.stop()
+    return {"offered_lines_per_s": rate, "produced": produced, "entries_measured": stats["latency_entries"],
+            "p50_ms": stats["latency_p50_ms"], "p99_ms": stats["latency_p99_ms"], "max_ms": stats["latency_max_ms"],
+            "delivered": stats["entries"], "problems": stats["problems"]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--protobuf-lines", type=int, default=5_000_000)
+    parser.add_argument("--json-lines", type=int, default=2_000_000)
+    parser.add_argument("--latency-seconds", type=float, default=30)
+    parser.add_argument("--latency-rate", type=int, default=0, help="lines/s (default: half the protobuf rate)")
+    parser.add_argument("--skip-micro", action="store_true")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    for binary in (BENCH_BIN, BRIDGE_BIN):
+        if not binary.exists():
+            say(f"missing {binary}: run `make release` (swift build -c release)")
+            return 2
+    results: dict = {"machine": machine()}
+    start_nanos = str(time.time_ns() - 120 * 10**9)  # lines from the last two minutes: valid for Loki
+    formats = [("protobuf", args.protobuf_lines), ("json", args.json_lines)]
+    with Broker(log_path=OUT / "tansu.log") as broker:
+        for fmt, lines in formats:
+            if lines <= 0:
+                continue
+            topic = f"bench-{fmt}"
+            broker.create_topic(topic, PARTITIONS)
+            say(f"== fill {topic}: {lines:,} lines")
+            record_args = ["--format", fmt, "--lines", str(lines), "--seed", "42", "--start-nanos", start_nanos]
+            fill = bench_tool("fill", "--brokers", broker.bootstrap, "--topic", topic, *record_args)
+            say(f"   {fill['records']:,} records, {fill['line_bytes'] / fill['lines']:.0f} B/line, "
+                f"{fill['line_bytes'] / 1e6:.0f} MB of lines, {fill['value_bytes'] / 1e6:.0f} MB in Kafka, "
+                f"{fill['seconds']:.1f} s")
+            say(f"== ceiling (a) consume-only {topic}")
+            consume = bench_tool("consume-only", "--brokers", broker.bootstrap, "--topics", topic,
+                                 "--records", str(fill["records"]))
+            consume["lines_per_s"] = fill["lines"] / consume["seconds"]
+            say(f"   {consume['lines_per_s']:,.0f} lines/s ({consume['seconds']:.2f} s)")
+            say(f"== ceiling (b) snappy decompress + compress, one core, {topic}")
+            codec = bench_tool("codec-ceiling", *record_args)
+            assert str(codec["line_hash_sum"]) == str(fill["line_hash_sum"]), "codec ceiling saw other records"
+            codec["lines_per_s"] = codec["lines"] / codec["seconds"]
+            say(f"   {codec['lines_per_s']:,.0f} lines/s ({codec['seconds']:.2f} s)")
+            say(f"== bridge {topic}: group start to log end")
+            tp = run_throughput(broker, topic, fill)
+            tp["ratio_consume_only"] = tp["lines_per_s"] / consume["lines_per_s"]
+            tp["ratio_codec"] = tp["lines_per_s"] / codec["lines_per_s"]
+            say(f"   {tp['lines_per_s']:,.0f} lines/s, {tp['mb_per_s']:.0f} MB/s, {tp['cpu_s_per_million_lines']:.2f} "
+                f"CPU-s/M lines, peak RSS {tp['peak_rss_mib']:.0f} MiB, fingerprint {'ok' if tp['fingerprint_ok'] else 'MISMATCH'}")
+            results[fmt] = {"fill": fill, "consume_only": consume, "codec": codec, "bridge": tp}
+        if "protobuf" in results:
+            rate = args.latency_rate or int(results["protobuf"]["bridge"]["lines_per_s"] / 2)
+            say(f"== latency at {rate:,} lines/s for {args.latency_seconds:.0f} s")
+            results["latency"] = run_latency(broker, rate, args.latency_seconds)
+            lat = results["latency"]
+            say(f"   p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms over {lat['entries_measured']:,} lines")
+    if not args.skip_micro:
+        say("== micro-benchmarks")
+        micro = subprocess.run([str(BENCH_BIN), "micro"], check=True, stdout=subprocess.PIPE, text=True).stdout
+        say(micro.rstrip())
+        results["micro"] = micro
+    (OUT / "results.json").write_text(json.dumps(results, indent=2))
+    report(results)
+    bad = [fmt for fmt in ("protobuf", "json") if fmt in results and
+           (not results[fmt]["bridge"]["fingerprint_ok"] or results[fmt]["bridge"]["problems"])]
+    if "latency" in results and results["latency"]["delivered"] < results["latency"]["produced"]["lines"]:
+        bad.append("latency")
+    if bad:
+        say(f"\nFAILED: lines missing or malformed pushes in {', '.join(bad)} (see {OUT})")
+        return 1
+    return 0
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown")
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+    return {"cpu": cpu, "cores": os.cpu_count(), "mem_mib": mem, "kernel": os.uname().release}
+
+
+def report(results: dict) -> None:
+    """The summary against the targets of issue 4 (figures, not assertions)."""
+    m = results["machine"]
+    say(f"\n== summary ({m['cores']} cores, {m['cpu']}; broker, sink and bridge on this box)")
+    targets = {"protobuf": 1_000_000, "json": 400_000}
+    for fmt in ("protobuf", "json"):
+        if fmt not in results:
+            continue
+        b = results[fmt]["bridge"]
+        met = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+        say(f"  {fmt:8} {b['lines_per_s']:>12,.0f} lines/s  {b['mb_per_s']:6.0f} MB/s   target {targets[fmt]:,}: "
+            f"{met(b['lines_per_s'] >= targets[fmt])}")
+        say(f"  {'':8} {b['ratio_consume_only']:>11.0%} of consume-only   {b['ratio_codec']:.0%} of the one-core codec "
+            f"ceiling (target 50%: {met(b['ratio_codec'] >= 0.5)})")
+        say(f"  {'':8} {b['cpu_s_per_million_lines']:>12.2f} CPU-s per million lines (target 2: "
+            f"{met(b['cpu_s_per_million_lines'] <= 2)})   peak RSS {b['peak_rss_mib']:.0f} MiB (target 256: "
+            f"{met(b['peak_rss_mib'] <= 256)})")
+    if "latency" in results:
+        lat = results["latency"]
+        say(f"  latency  p50 {lat['p50_ms']} ms  p99 {lat['p99_ms']} ms at {lat['offered_lines_per_s']:,} lines/s "
+            f"(target p99 <= 1250 ms: {'met' if lat['p99_ms'] <= 1250 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
