@@ -149,6 +149,14 @@ package enum RDKafkaPropertyValidator {
         return conf
     }
 
+    /// Whether the librdkafka loaded at run time knows `property`.
+    package static func isSupported(_ property: String) -> Bool {
+        let conf = rd_kafka_conf_new()!
+        defer { rd_kafka_conf_destroy(conf) }
+        var size = 0
+        return rd_kafka_conf_get(conf, property, nil, &size) == RD_KAFKA_CONF_OK
+    }
+
     /// Version of the librdkafka library loaded at run time (not the headers compiled against).
     package static var libraryVersion: String { String(cString: rd_kafka_version_str()) }
 }

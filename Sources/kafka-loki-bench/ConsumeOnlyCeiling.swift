@@ -15,7 +15,8 @@ enum ConsumeOnlyCeiling {
     }
 
     static func run(brokers: String, topics: [String], records expected: Int) throws -> Result {
-        var properties = KafkaConsumerConfiguration.defaultProperties
+        // The bridge's own consumer properties (defaults, version-dependent ones, enforced ones).
+        var properties = KafkaConsumerConfiguration(topics: topics, properties: [:]).effectiveProperties
         properties["bootstrap.servers"] = brokers
         properties["group.id"] = "bench-consume-only-\(UUID().uuidString.prefix(8))"
         properties["enable.auto.commit"] = "false"

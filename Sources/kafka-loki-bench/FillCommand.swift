@@ -87,8 +87,10 @@ struct Fill: ParsableCommand {
             summary.valueBytes += record.value.count
             summary.lineHashSum &+= record.lineHashSum
             window.wait()
+            // No key: librdkafka's consistent_random partitioner spreads the records over every
+            // partition (keyed by tenant, 4 tenants would fill only 4 of them).
             producer.produce(
-                topic: topic, key: Array(record.tenant.utf8), value: record.value,
+                topic: topic, key: nil, value: record.value,
                 headers: [
                     RecordHeader(key: RecordDecoder.tenantHeader, value: Array(record.tenant.utf8)),
                     RecordHeader(key: "Content-Type", value: Array(format.contentType.utf8)),

@@ -38,7 +38,7 @@ struct ProduceRate: ParsableCommand {
             let record = factory.next(timestampNanos: Int64(Date().timeIntervalSince1970 * 1e9))
             produced += record.lines
             producer.produce(
-                topic: topic, key: Array(record.tenant.utf8), value: record.value,
+                topic: topic, key: nil, value: record.value,
                 headers: [
                     RecordHeader(key: RecordDecoder.tenantHeader, value: Array(record.tenant.utf8)),
                     RecordHeader(key: "Content-Type", value: Array(BenchFormat.protobuf.contentType.utf8)),
