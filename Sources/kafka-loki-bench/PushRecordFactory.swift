@@ -39,6 +39,10 @@ struct PushRecordFactory {
     private var line: [UInt8] = []
     private var streamBody: [UInt8] = []
     private var entry: [UInt8] = []
+    /// Pre-generated lines reused in turn (the rate producer: generating lines costs more than
+    /// the bridge's work per line and would cap the offered rate on a shared 2-core box).
+    private var pool: [[UInt8]] = []
+    private var poolIndex = 0
 
     /// - Parameter startNanos: timestamp of the first line; later lines are 1 µs apart.
     init(format: BenchFormat, shape: Shape, seed: UInt64, startNanos: Int64) {
@@ -53,6 +57,15 @@ struct PushRecordFactory {
                 ("app", app), ("cluster", "prod-eu-1"), ("namespace", "shop"), ("container", "app"),
                 ("pod", "\(app)-6d5f8-\(index)x\(index * 7 % 10)q"), ("stream", index % 3 == 0 ? "stderr" : "stdout"),
             ]
+        }
+    }
+
+    /// Makes later records reuse `count` lines generated now (their timestamps stay fresh).
+    mutating func usePool(of count: Int) {
+        pool = (0..<count).map { _ in
+            line.removeAll(keepingCapacity: true)
+            lines.appendLine(nanos: nextNanos, to: &line)
+            return line
         }
     }
 
@@ -74,8 +87,13 @@ struct PushRecordFactory {
             for _ in 0..<count {
                 let nanos = timestampNanos ?? nextNanos
                 nextNanos += 1000
-                line.removeAll(keepingCapacity: true)
-                lines.appendLine(nanos: nanos, to: &line)
+                if pool.isEmpty {
+                    line.removeAll(keepingCapacity: true)
+                    lines.appendLine(nanos: nanos, to: &line)
+                } else {
+                    line = pool[poolIndex]
+                    poolIndex = (poolIndex + 1) % pool.count
+                }
                 lineBytes += line.count
                 hashSum &+= line.withUnsafeBytes { LineHash.hash($0) }
                 texts.append(line)

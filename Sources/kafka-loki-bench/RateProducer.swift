@@ -25,6 +25,7 @@ struct ProduceRate: ParsableCommand {
             properties: ["bootstrap.servers": brokers, "linger.ms": "5"], logger: logger)
         var factory = PushRecordFactory(
             format: .protobuf, shape: .init(tenants: tenants), seed: UInt64(rate), startNanos: 0)
+        factory.usePool(of: 20_000)
         let failures = NIOLockedValueBox(0)
         let started = ContinuousClock.now
         var produced = 0
