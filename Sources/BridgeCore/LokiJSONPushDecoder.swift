@@ -8,6 +8,9 @@ import Foundation
 /// `{"streams":[{"labels":"{app=\"x\"}","entries":[{"ts":"<RFC 3339>","line":"…"}]}]}`.
 /// Labels of the current format are rendered with ``LabelFormatter`` (sorted, as Loki does);
 /// legacy label strings pass through unchanged.
+///
+/// The record path uses ``LokiJSONPushTranscoder`` (one pass, no strings per line); this
+/// Codable decoder is its reference: the differential tests hold the transcoder to it.
 package enum LokiJSONPushDecoder {
     /// Decodes `bytes` (uncompressed JSON).
     ///

@@ -203,19 +203,22 @@ private struct JSONPushParser {
         return nanos
     }
 
-    /// The value of 1...18 ASCII digits starting at `start` and closed by a quote (positioned
-    /// after the quote), or nil for anything else (the general path decides).
+    /// The value of the ASCII digits starting at `start` and closed by a quote (positioned
+    /// after the quote), or nil for anything else, overflow included (the general path decides).
     mutating func plainDigits(from start: Int) -> Int64? {
         var value: Int64 = 0
         var index = start
-        while index < input.count, index - start < 18 {
+        while index < input.count {
             let byte = input[index]
             if byte == UInt8(ascii: "\""), index > start {
                 position = index + 1
                 return value
             }
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-            value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+            guard !overflow1, !overflow2 else { return nil }
+            value = sum
             index += 1
         }
         return nil
