@@ -443,25 +443,30 @@ class BackgroundProducer:
         while not self._stop.is_set() and (self.max_lines is None or lines < self.max_lines):
             for rec in self.gen.records(self.lines_per_record, lines_per_record=self.lines_per_record,
                                         **self.record_kwargs):
-                def cb(err, msg, rec=rec):
-                    with self._lock:
-                        if err is not None:
-                            self.errors.append(str(err))
-                        else:
-                            self.produced.extend(e._replace(topic=msg.topic(), partition=msg.partition(),
-                                                            offset=msg.offset()) for e in rec.entries())
-                while True:
-                    try:
-                        self._producer.produce(self.topic, value=rec.value, key=rec.key, headers=rec.headers,
-                                               partition=self.records_sent % partitions, on_delivery=cb)
-                        break
-                    except BufferError:
-                        self._producer.poll(0.05)
-                self.records_sent += 1
+                self._send(rec, partitions)
                 lines += self.lines_per_record
             self._producer.poll(0)
             next_at += interval
             self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def _send(self, rec: Record, partitions: int) -> None:
+        """Produces `rec` round-robin over the partitions (waiting out a full local queue); its
+        entries count as produced once the broker acknowledged it."""
+        def cb(err, msg):
+            with self._lock:
+                if err is not None:
+                    self.errors.append(str(err))
+                else:
+                    self.produced.extend(e._replace(topic=msg.topic(), partition=msg.partition(),
+                                                    offset=msg.offset()) for e in rec.entries())
+        while True:
+            try:
+                self._producer.produce(self.topic, value=rec.value, key=rec.key, headers=rec.headers,
+                                       partition=self.records_sent % partitions, on_delivery=cb)
+                break
+            except BufferError:
+                self._producer.poll(0.05)
+        self.records_sent += 1
 
     def delivered_lines(self) -> int:
         with self._lock:
@@ -647,22 +652,7 @@ class MixedBackgroundProducer(BackgroundProducer):
             k += 1
             rec = self.gen.records(self.lines_per_record, lines_per_record=self.lines_per_record, tenants=(tenant,),
                                    formats=(fmt,), content_headers=(with_headers,), tenant_in=(tin,), **opts)[0]
-
-            def cb(err, msg, rec=rec):
-                with self._lock:
-                    if err is not None:
-                        self.errors.append(str(err))
-                    else:
-                        self.produced.extend(e._replace(topic=msg.topic(), partition=msg.partition(),
-                                                        offset=msg.offset()) for e in rec.entries())
-            while True:
-                try:
-                    self._producer.produce(self.topic, value=rec.value, key=rec.key, headers=rec.headers,
-                                           partition=self.records_sent % partitions, on_delivery=cb)
-                    break
-                except BufferError:
-                    self._producer.poll(0.05)
-            self.records_sent += 1
+            self._send(rec, partitions)
             lines += self.lines_per_record
             self._producer.poll(0)
             next_at += interval

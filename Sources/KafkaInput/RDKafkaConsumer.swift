@@ -136,7 +136,7 @@ package enum RDKafkaPropertyValidator {
     }
 
     /// A librdkafka configuration object holding `properties`; the caller owns it.
-    static func makeConfiguration(_ properties: [String: String]) throws(KafkaInputError) -> OpaquePointer {
+    package static func makeConfiguration(_ properties: [String: String]) throws(KafkaInputError) -> OpaquePointer {
         let conf = rd_kafka_conf_new()!
         var errorText = [CChar](repeating: 0, count: 512)
         for (key, value) in properties.sorted(by: { $0.key < $1.key }) {

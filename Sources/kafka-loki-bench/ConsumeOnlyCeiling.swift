@@ -19,16 +19,13 @@ enum ConsumeOnlyCeiling {
         var properties = KafkaConsumerConfiguration(topics: topics, properties: [:]).effectiveProperties
         properties["bootstrap.servers"] = brokers
         properties["group.id"] = "bench-consume-only-\(UUID().uuidString.prefix(8))"
-        properties["enable.auto.commit"] = "false"
         properties["client.id"] = "bench-consume-only"
-        let conf = rd_kafka_conf_new()
-        var error = [CChar](repeating: 0, count: 512)
-        for (key, value) in properties where rd_kafka_conf_set(conf, key, value, &error, error.count) != RD_KAFKA_CONF_OK {
-            throw BenchError("librdkafka refused \(key)=\(value)")
-        }
+        let conf = try RDKafkaPropertyValidator.makeConfiguration(properties)
         let started = ContinuousClock.now
+        var error = [CChar](repeating: 0, count: 512)
         guard let handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &error, error.count) else {
-            throw BenchError("rd_kafka_new failed")
+            rd_kafka_conf_destroy(conf)  // owned by the handle only once created
+            throw BenchError("rd_kafka_new failed: \(error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })")
         }
         defer { rd_kafka_destroy(handle) }
         rd_kafka_poll_set_consumer(handle)

@@ -91,10 +91,7 @@ struct Fill: ParsableCommand {
             // partition (keyed by tenant, 4 tenants would fill only 4 of them).
             producer.produce(
                 topic: topic, key: nil, value: record.value,
-                headers: [
-                    RecordHeader(key: RecordDecoder.tenantHeader, value: Array(record.tenant.utf8)),
-                    RecordHeader(key: "Content-Type", value: Array(format.contentType.utf8)),
-                ]
+                headers: record.headers(format)
             ) { error in
                 if let error { failures.withLockedValue { $0.append(error.message) } } else { acknowledged.withLockedValue { $0 += 1 } }
                 window.signal()

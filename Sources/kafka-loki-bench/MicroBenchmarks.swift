@@ -37,11 +37,7 @@ enum MicroBenchmarks {
             let kafka = records.enumerated().map { index, record in
                 KafkaRecord(
                     topicPartition: TopicPartition(topic: "bench", partition: 0), offset: Int64(index),
-                    key: nil, value: record.value,
-                    headers: [
-                        RecordHeader(key: RecordDecoder.tenantHeader, value: Array(record.tenant.utf8)),
-                        RecordHeader(key: "Content-Type", value: Array(format.contentType.utf8)),
-                    ])
+                    key: nil, value: record.value, headers: record.headers(format))
             }
             let decoded = try kafka.map { try decoder.decode($0) }
             figures.append(try measure("decode \(format.rawValue) (incl. snappy/JSON parse)", lines: lines) {

@@ -19,6 +19,14 @@ struct BenchRecord: Sendable {
     var lineBytes: Int
     /// Sum of ``LineHash`` over the record's lines.
     var lineHashSum: UInt64
+
+    /// The headers the alloy-distributor sets: the tenant and the body's content type.
+    func headers(_ format: BenchFormat) -> [RecordHeader] {
+        [
+            RecordHeader(key: RecordDecoder.tenantHeader, value: Array(tenant.utf8)),
+            RecordHeader(key: "Content-Type", value: Array(format.contentType.utf8)),
+        ]
+    }
 }
 
 /// Builds Loki push records of `linesPerRecord` lines spread over `streamsPerRecord` streams of

@@ -40,10 +40,7 @@ struct ProduceRate: ParsableCommand {
             produced += record.lines
             producer.produce(
                 topic: topic, key: nil, value: record.value,
-                headers: [
-                    RecordHeader(key: RecordDecoder.tenantHeader, value: Array(record.tenant.utf8)),
-                    RecordHeader(key: "Content-Type", value: Array(BenchFormat.protobuf.contentType.utf8)),
-                ]
+                headers: record.headers(.protobuf)
             ) { error in
                 if error != nil { failures.withLockedValue { $0 += 1 } }
             }
