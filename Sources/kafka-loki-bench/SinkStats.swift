@@ -34,7 +34,7 @@ final class SinkStats: Sendable {
         let problem: String?
         do {
             guard let tenant, !tenant.isEmpty else { throw RecordDecodeError(.invalidTenant, "no X-Scope-OrgID") }
-            let raw = try SnappyBlock.decompress(body)
+            let raw = try Snappy.decompress(body, limit: 100 << 20)  // Loki's own body limit
             try raw.withUnsafeBufferPointer { (buffer) throws(RecordDecodeError) in
                 try Self.scan(buffer) { line, nanos in
                     local.entries += 1
@@ -147,12 +147,5 @@ final class SinkStats: Sendable {
         }
         guard nanos > 0 else { throw RecordDecodeError(.protobuf, "entry without a timestamp") }
         entry(UnsafeBufferPointer(rebasing: buffer[line]), nanos)
-    }
-}
-
-/// Snappy with no size limit other than Loki's own 100 MB.
-enum SnappyBlock {
-    static func decompress(_ body: [UInt8]) throws(RecordDecodeError) -> [UInt8] {
-        try BridgeCodecs.Snappy.decompress(body, limit: 100 << 20)
     }
 }
