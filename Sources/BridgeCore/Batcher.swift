@@ -4,8 +4,8 @@ package struct PushBatch: Sendable {
     package var id: UInt64
     /// The tenant (`X-Scope-OrgID`), `nil` for none.
     package var tenant: String?
-    /// Content in arrival order; adjacent protobuf content is merged into one segment.
-    package var segments: [PushContent] = []
+    /// Content in arrival order; adjacent uncompressed protobuf content is merged into one segment.
+    package var segments: [PushSegment] = []
     /// The records whose pieces this batch completes when Loki accepts it.
     package var tickets: [RecordTicket] = []
     /// The source records, parallel to `tickets`, kept only when a dead-letter topic may need
@@ -28,12 +28,7 @@ package struct PushBatch: Sendable {
     /// throughput fall to one batch-wait's worth per Loki round trip.
     package mutating func append(_ other: PushBatch) {
         precondition(other.tenant == tenant, "only batches of one tenant merge")
-        if case .protobuf(let tail)? = segments.last, case .protobuf(let head)? = other.segments.first {
-            segments[segments.count - 1] = .protobuf(tail + head)
-            segments.append(contentsOf: other.segments.dropFirst())
-        } else {
-            segments.append(contentsOf: other.segments)
-        }
+        segments.append(contentsOf: other.segments)  // the body builder joins adjacent runs
         tickets.append(contentsOf: other.tickets)
         sources.append(contentsOf: other.sources)
         encodedBytes += other.encodedBytes
@@ -95,10 +90,14 @@ package struct Batcher: Sendable {
             ready.append(seal(tenant))
         }
         var batch = open.removeValue(forKey: tenant) ?? newBatch(tenant: tenant, now: now)
-        switch record.content {
-        case .protobuf(let bytes):
+        switch (record.compressed, record.content) {
+        case (let block?, _):
+            // Forwarded as received: no copy here, no re-compression at push time.
+            if let pending = pendingProtobuf.removeValue(forKey: tenant) { batch.segments.append(.protobuf(pending)) }
+            batch.segments.append(.snappy(block))
+        case (nil, .protobuf(let bytes)):
             pendingProtobuf[tenant, default: []].append(contentsOf: bytes)
-        case .streams(let streams):
+        case (nil, .streams(let streams)):
             if let pending = pendingProtobuf.removeValue(forKey: tenant) { batch.segments.append(.protobuf(pending)) }
             batch.segments.append(.streams(streams))
         }

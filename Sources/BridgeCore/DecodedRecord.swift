@@ -21,11 +21,19 @@ package struct DecodedRecord: Sendable {
     package var lineBytes: Int
     /// Approximate uncompressed protobuf size, used to bound batch sizes.
     package var encodedBytes: Int
+    /// The record's value when it is a snappy block of exactly ``content``'s bytes: the batcher
+    /// then forwards it without re-compressing (see ``SnappyBlock``). Whoever changes
+    /// `content` must clear it.
+    package var compressed: SnappyBlock?
+
+    /// Bytes this record keeps in memory until Loki has it: the received block when it is
+    /// forwarded compressed, else the uncompressed content (the memory budget counts these).
+    package var heldBytes: Int { compressed?.bytes.count ?? encodedBytes }
 
     /// Creates a decoded record.
     package init(
         tenant: String?, content: PushContent, streamCount: Int, entryCount: Int, lineBytes: Int,
-        encodedBytes: Int
+        encodedBytes: Int, compressed: SnappyBlock? = nil
     ) {
         self.tenant = tenant
         self.content = content
@@ -33,5 +41,6 @@ package struct DecodedRecord: Sendable {
         self.entryCount = entryCount
         self.lineBytes = lineBytes
         self.encodedBytes = encodedBytes
+        self.compressed = compressed
     }
 }

@@ -1,20 +1,43 @@
-/// Builds the uncompressed protobuf `PushRequest` body of a batch.
+/// Builds the snappy-compressed protobuf `PushRequest` body of a batch.
 ///
-/// Protobuf segments are forwarded byte for byte; decoded streams are encoded here in pure
-/// Swift. (protobuf-c's generated code, in `CLokiProto`, stores strings as NUL-terminated
-/// `char *`, which would cut a line at an embedded NUL; this encoder keeps every byte.)
+/// Received snappy blocks are forwarded as they are; runs of other segments are concatenated
+/// (protobuf byte for byte, decoded streams encoded here in pure Swift), compressed once, and
+/// everything is joined into one block (see ``SnappyBlock``). (protobuf-c's generated code, in
+/// `CLokiProto`, stores strings as NUL-terminated `char *`, which would cut a line at an
+/// embedded NUL; this encoder keeps every byte.)
 package enum PushBodyBuilder {
-    /// Concatenates the batch's segments into one `PushRequest`.
-    package static func body(for batch: PushBatch) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(batch.encodedBytes + 64)
+    /// The body for `batch`: one snappy block whose content is its segments' stream fields.
+    ///
+    /// - Parameter compress: snappy block compression (libsnappy in the product; the core
+    ///   stays free of C).
+    package static func snappyBody(for batch: PushBatch, compress: ([UInt8]) -> [UInt8]) -> [UInt8] {
+        var blocks: [SnappyBlock] = []
+        var run: [UInt8]?
+        func compressRun() {
+            guard let bytes = run else { return }
+            run = nil
+            guard let block = SnappyBlock(verified: compress(bytes), uncompressedLength: bytes.count) else {
+                preconditionFailure("the snappy compressor declared a wrong length")
+            }
+            blocks.append(block)
+        }
         for segment in batch.segments {
             switch segment {
-            case .protobuf(let bytes): out.append(contentsOf: bytes)
-            case .streams(let streams): appendStreams(streams, to: &out)
+            case .snappy(let block):
+                compressRun()
+                blocks.append(block)
+            case .protobuf(let bytes):
+                // The first run segment is shared, not copied: a batch of one run compresses in place.
+                if run == nil { run = bytes } else { run!.append(contentsOf: bytes) }
+            case .streams(let streams):
+                var bytes = run ?? []
+                run = nil  // unique again, so appending does not copy
+                appendStreams(streams, to: &bytes)
+                run = bytes
             }
         }
-        return out
+        compressRun()
+        return blocks.isEmpty ? compress([]) : SnappyBlock.concatenate(blocks)
     }
 
     /// Appends `streams` as `PushRequest.streams` fields (field 1).

@@ -52,9 +52,12 @@ package struct RecordDecoder: Sendable {
         case .protobuf:
             let raw = try decompressor.snappyDecompress(value, limit: options.maxDecompressedBytes)
             let (summary, wire) = try LokiProtobufScanner.scan(raw)
+            // Only stream fields (the scan kept every byte): the received block is the content.
+            let compressed = wire.count == raw.count ? SnappyBlock(verified: value, uncompressedLength: raw.count) : nil
             return DecodedRecord(
                 tenant: tenant, content: .protobuf(wire), streamCount: summary.streams,
-                entryCount: summary.entries, lineBytes: summary.lineBytes, encodedBytes: wire.count)
+                entryCount: summary.entries, lineBytes: summary.lineBytes, encodedBytes: wire.count,
+                compressed: compressed)
         case .json(let gzipped):
             let raw = gzipped ? try decompressor.gunzip(value, limit: options.maxDecompressedBytes) : value
             // Straight to protobuf stream fields: from here on JSON takes the protobuf fast path.

@@ -34,7 +34,7 @@ package struct LokiPusher: Sendable {
     ///
     /// - Parameter stillNeeded: asked before each retry; `false` abandons the batch.
     package func deliver(_ batch: PushBatch, stillNeeded: @Sendable () -> Bool = { true }) async -> Outcome {
-        let body = Snappy.compress(PushBodyBuilder.body(for: batch))
+        let body = PushBodyBuilder.snappyBody(for: batch, compress: Snappy.compress)
         var generator = SystemRandomNumberGenerator()
         var attempt = 0
         while true {

@@ -18,7 +18,7 @@ package final class Pipeline: ConsumerDelegate, Sendable {
         var queues: [String?: [PushBatch]] = [:]
         /// Tenants with a push in flight (one at a time per tenant keeps stream order).
         var busyLanes: Set<String?> = []
-        /// Decoded bytes of records not done yet (the memory budget).
+        /// Bytes held for records not done yet (the memory budget): see `DecodedRecord.heldBytes`.
         var inFlightBytes = 0
         var paused = false
         /// Set once shutdown drained the pipeline: the final revoke must not wait again.
@@ -117,7 +117,7 @@ package final class Pipeline: ConsumerDelegate, Sendable {
                     }
                     for (index, part) in parts.enumerated() {
                         // The source record and its bytes are accounted with the first piece.
-                        let bytes = part.encodedBytes + (keepSources && index == 0 ? record.footprintBytes : 0)
+                        let bytes = part.heldBytes + (keepSources && index == 0 ? record.footprintBytes : 0)
                         state.inFlightBytes += bytes
                         ready += state.batcher.add(
                             part, ticket: ticket, sourceBytes: bytes, now: now,
@@ -154,6 +154,7 @@ package final class Pipeline: ConsumerDelegate, Sendable {
         return pieces.map { piece in
             var part = record
             part.content = piece
+            part.compressed = nil
             switch piece {
             case .protobuf(let bytes):
                 // The bytes were scanned whole already; the pieces are runs of its streams.
@@ -199,6 +200,7 @@ package final class Pipeline: ConsumerDelegate, Sendable {
         }
         var checked = record
         checked.content = outcome.content
+        checked.compressed = nil  // the received block no longer holds the content
         checked.entryCount = outcome.entriesKept
         if case .protobuf(let bytes) = outcome.content { checked.encodedBytes = bytes.count }
         var rejected: (String, String)?

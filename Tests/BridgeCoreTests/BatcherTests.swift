@@ -173,6 +173,29 @@ struct BatcherTests {
         )
     }
 
+    /// A record that arrived as a snappy block of exactly its content is kept as that block (no
+    /// copy, no re-compression later), in order with the uncompressed runs around it.
+    @Test func receivedSnappyBlocksBecomeTheirOwnSegments() throws {
+        var batcher = Batcher(maxBytes: 1 << 20, maxWait: .seconds(1))
+        let content: [UInt8] = [0x0A, 0x00]
+        let block = try required(
+            SnappyBlock(verified: LiteralSnappy.compress(content), uncompressedLength: content.count))
+        var forwarded = decoded(bytes: content.count)
+        forwarded.content = .protobuf(content)
+        forwarded.compressed = block
+        let records = [decoded(bytes: 1), decoded(bytes: 2), forwarded, forwarded, decoded(bytes: 3)]
+        for (offset, record) in records.enumerated() {
+            _ = batcher.add(record, ticket: ticket(Int64(offset)), sourceBytes: 0, now: t0)
+        }
+        let batch = try required(batcher.drain().first)
+        #expect(
+            batch.segments.map(Segment.init) == [
+                .protobuf([1, 2, 2]), .snappy(block.bytes), .snappy(block.bytes), .protobuf([3, 3, 3]),
+            ])
+        #expect(batch.encodedBytes == 1 + 2 + 2 + 2 + 3)
+        #expect(batch.tickets.count == records.count)
+    }
+
     @Test func countsAndTicketsAccumulate() throws {
         var batcher = Batcher(maxBytes: 1 << 20, maxWait: .seconds(1))
         _ = batcher.add(decoded(bytes: 30, entries: 2, lines: 11), ticket: ticket(7), sourceBytes: 100, now: t0)

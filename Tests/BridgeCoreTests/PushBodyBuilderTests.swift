@@ -4,8 +4,8 @@ import Testing
 @Suite("PushBodyBuilder: encodes batches as PushRequest")
 struct PushBodyBuilderTests {
     /// A batch with `segments`, made by the batcher (adjacent protobuf segments merge, which
-    /// does not change the body).
-    func batch(_ segments: [PushContent]) -> PushBatch {
+    /// does not change the body). A content with a block is a record received as that block.
+    func batch(_ segments: [PushContent], blocks: [Int: SnappyBlock] = [:]) -> PushBatch {
         var batcher = Batcher(maxBytes: .max, maxWait: .seconds(1))
         for (offset, content) in segments.enumerated() {
             let record = DecodedRecord(
@@ -14,11 +14,75 @@ struct PushBodyBuilderTests {
                 streamCount: 1,
                 entryCount: 1,
                 lineBytes: 0,
-                encodedBytes: 1
+                encodedBytes: 1,
+                compressed: blocks[offset]
             )
             _ = batcher.add(record, ticket: Fixture.ticket(Int64(offset)), sourceBytes: 0, now: .now)
         }
         return batcher.drain()[0]
+    }
+
+    /// The uncompressed content of the body Loki would get for `batch`.
+    func body(for batch: PushBatch) throws -> [UInt8] {
+        let compressed = PushBodyBuilder.snappyBody(for: batch, compress: LiteralSnappy.compress)
+        return try LiteralSnappy().snappyDecompress(compressed, limit: .max)
+    }
+
+    func block(_ content: [UInt8]) throws -> SnappyBlock {
+        try required(SnappyBlock(verified: LiteralSnappy.compress(content), uncompressedLength: content.count))
+    }
+
+    /// Received blocks go into the body as they are: only the uncompressed run between them is
+    /// compressed, and everything joins into one block whose content is the batch in order.
+    @Test func receivedBlocksAreForwardedAndOnlyRunsAreCompressed() throws {
+        let request: (String) -> [UInt8] = { line in
+            TestWire.pushRequest([TestWire.stream(labels: "{a=\"1\"}", entries: [TestWire.entry(seconds: 1, line: line)])])
+        }
+        let (first, run1, run2, last) = (request("first"), request("run 1"), request("run 2"), request("last"))
+        let blocks = [0: try block(first), 3: try block(last)]
+        let input = batch([.protobuf(first), .protobuf(run1), .protobuf(run2), .protobuf(last)], blocks: blocks)
+        var compressed: [[UInt8]] = []
+        let body = PushBodyBuilder.snappyBody(for: input) { bytes in
+            compressed.append(bytes)
+            return LiteralSnappy.compress(bytes)
+        }
+        #expect(compressed == [run1 + run2])
+        let runBlock = LiteralSnappy.compress(run1 + run2)
+        let total = first.count + run1.count + run2.count + last.count
+        let expected =
+            TestWire.varint(UInt64(total)) + blocks[0]!.bytes.dropFirst(blocks[0]!.elementsStart)
+            + runBlock.dropFirst(TestWire.varint(UInt64(run1.count + run2.count)).count)
+            + blocks[3]!.bytes.dropFirst(blocks[3]!.elementsStart)
+        #expect(body == expected)
+        #expect(try LiteralSnappy().snappyDecompress(body, limit: .max) == first + run1 + run2 + last)
+    }
+
+    @Test func aBatchOfOneReceivedBlockIsThatBlock() throws {
+        let content = TestWire.pushRequest([TestWire.stream(labels: "{a=\"1\"}", entries: [TestWire.entry(seconds: 1, line: "x")])])
+        let received = try block(content)
+        let body = PushBodyBuilder.snappyBody(for: batch([.protobuf(content)], blocks: [0: received])) { _ in
+            Issue.record("nothing needs compressing")
+            return []
+        }
+        #expect(body == received.bytes)
+    }
+
+    @Test(arguments: [[0x00], [0x80, 0x01], [0xFF, 0xFF, 0xFF, 0xFF, 0x0F]] as [[UInt8]])
+    func preamblesAreReadAsSnappyVarints(_ preamble: [UInt8]) throws {
+        var length = 0
+        for (index, byte) in preamble.enumerated() { length |= Int(byte & 0x7F) << (7 * index) }
+        let read = try required(SnappyBlock.readPreamble(preamble + [0x00]))
+        #expect(read.length == length && read.size == preamble.count)
+    }
+
+    @Test(arguments: [[], [0x80], [0x80, 0x80, 0x80, 0x80, 0x80, 0x01], [0xFF, 0xFF, 0xFF, 0xFF, 0x1F]] as [[UInt8]])
+    func malformedOrOversizedPreamblesAreRefused(_ preamble: [UInt8]) {
+        #expect(SnappyBlock.readPreamble(preamble) == nil)
+        #expect(SnappyBlock(verified: preamble, uncompressedLength: 0) == nil)
+    }
+
+    @Test func aBlockWhosePreambleDisagreesIsNotForwarded() {
+        #expect(SnappyBlock(verified: LiteralSnappy.compress([1, 2, 3]), uncompressedLength: 4) == nil)
     }
 
     @Test func bodyOfDecodedJSONScansBackWithTheRightCounts() throws {
@@ -29,7 +93,7 @@ struct PushBodyBuilderTests {
             ]}
             """
         let streams = try LokiJSONPushDecoder.decode(Array(json.utf8))
-        let body = PushBodyBuilder.body(for: batch([.streams(streams)]))
+        let body = try body(for: batch([.streams(streams)]))
         let (summary, forwarded) = try LokiProtobufScanner.scan(body)
         #expect(summary.counts == [2, 3, 10 + 6 + 9])
         #expect(forwarded == body)
@@ -83,7 +147,7 @@ struct PushBodyBuilderTests {
     @Test(arguments: timestamps)
     func timestampsSplitIntoSecondsAndNonNegativeNanos(nanos: Int64, seconds: Int64, fraction: Int32) throws {
         let stream = LokiStream(labels: "{a=\"1\"}", entries: [LokiEntry(timestampNanos: nanos, line: "x")])
-        let body = PushBodyBuilder.body(for: batch([.streams([stream])]))
+        let body = try body(for: batch([.streams([stream])]))
         let entry = try #require(try TestPushRequest(decoding: body).streams.first?.entries.first)
         #expect(entry.seconds == seconds)
         #expect(entry.nanos == fraction)
@@ -99,7 +163,7 @@ struct PushBodyBuilderTests {
             labels: "{a=\"1\"}",
             entries: [LokiEntry(timestampNanos: 5, line: "x", structuredMetadata: metadata)]
         )
-        let body = PushBodyBuilder.body(for: batch([.streams([stream])]))
+        let body = try body(for: batch([.streams([stream])]))
         #expect(try TestPushRequest(decoding: body).streams.first?.entries.first?.metadata == metadata)
     }
 
@@ -111,7 +175,7 @@ struct PushBodyBuilderTests {
             TestWire.stream(labels: "{n=\"3\"}", entries: [TestWire.entry(seconds: 3, line: "three")])
         ])
         let middle = LokiStream(labels: "{n=\"2\"}", entries: [LokiEntry(timestampNanos: 2_000_000_000, line: "two")])
-        let body = PushBodyBuilder.body(for: batch([.protobuf(first), .streams([middle]), .protobuf(last)]))
+        let body = try body(for: batch([.protobuf(first), .streams([middle]), .protobuf(last)]))
         #expect(body.starts(with: first))
         #expect(body.suffix(last.count).elementsEqual(last))
         let decoded = try TestPushRequest(decoding: body)
@@ -119,8 +183,8 @@ struct PushBodyBuilderTests {
         #expect(decoded.streams[1].entries.first?.seconds == 2)
     }
 
-    @Test func emptyContentGivesAnEmptyRequest() {
-        #expect(PushBodyBuilder.body(for: batch([.protobuf([])])).isEmpty)
-        #expect(PushBodyBuilder.body(for: batch([.streams([])])).isEmpty)
+    @Test func emptyContentGivesAnEmptyRequest() throws {
+        #expect(try body(for: batch([.protobuf([])])).isEmpty)
+        #expect(try body(for: batch([.streams([])])).isEmpty)
     }
 }

@@ -186,6 +186,20 @@ struct RecordDecoderTests {
         let decoded = try decoder.decode(Fixture.record(value: LiteralSnappy.compress(body)))
         #expect(Segment(decoded.content) == .protobuf(Fixture.pushRequest))
         #expect(decoded.encodedBytes == Fixture.pushRequest.count)
+        #expect(decoded.compressed == nil, "the received block holds the foreign field: it cannot be forwarded")
+    }
+
+    @Test func aProtobufRecordOfOnlyStreamsKeepsItsBlockForForwarding() throws {
+        let decoded = try decoder.decode(Fixture.record(value: Self.protobufValue))
+        let block = try required(decoded.compressed)
+        #expect(block.bytes == Self.protobufValue)
+        #expect(block.uncompressedLength == Fixture.pushRequest.count)
+        #expect(Segment(decoded.content) == .protobuf(Fixture.pushRequest))
+    }
+
+    @Test func jsonRecordsHaveNoBlockToForward() throws {
+        let decoded = try decoder.decode(Fixture.record(value: Self.jsonBytes))
+        #expect(decoded.compressed == nil)
     }
 
     @Test(arguments: [nil, [UInt8]()])

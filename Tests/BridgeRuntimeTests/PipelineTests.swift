@@ -1,3 +1,5 @@
+import BridgeCodecs
+import Foundation
 import BridgeCore
 import BridgeRuntime
 import Testing
@@ -111,7 +113,10 @@ struct PipelineTests {
         pipeline.finish(inFlight[0], done: true)
         let merged = pipeline.takeWork(limit: 4)
         #expect(merged.map { $0.tickets.map(\.offset) } == [[1, 2, 3]])
-        #expect(merged.first?.segments.count == 1, "adjacent protobuf content stays one segment")
+        let batch = try #require(merged.first)
+        #expect(batch.segments.count == 3, "one forwarded block per record")
+        let body = try Snappy.decompress(PushBodyBuilder.snappyBody(for: batch, compress: Snappy.compress), limit: 1 << 20)
+        #expect(body == Array([[UInt8]](repeating: PipelineHarness.pushRequest, count: 3).joined()))
         pipeline.finish(merged[0], done: true)
         #expect(pipeline.commitCandidates() == [p: 4])
     }
@@ -202,6 +207,26 @@ struct PipelineTests {
         #expect(pipeline.nextFlushDeadline == nil)
     }
 
+    /// The budget bounds memory: a record forwarded compressed holds its compressed bytes, not
+    /// the size it decompresses to.
+    @Test func forwardedRecordsCountTheirCompressedSizeAgainstTheBudget() throws {
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        var body: [UInt8] = []
+        PushBodyBuilder.appendStreams(
+            [LokiStream(labels: #"{app="x"}"#, entries: [LokiEntry(timestampNanos: now, line: String(repeating: "ab", count: 4000))])],
+            to: &body)
+        let compressed = Snappy.compress(body)
+        try #require(compressed.count * 4 < body.count)
+        let pipeline = PipelineHarness { $0.maxInFlightBytes = body.count }.pipeline
+        pipeline.partitionsAssigned([p], committedOffsets: [:])
+        let records = (0..<3).map { KafkaRecord(topicPartition: p, offset: Int64($0), value: compressed, headers: []) }
+        pipeline.consume(records)
+        #expect(!pipeline.intakeShouldPause(currentlyPaused: false), "3 compressed blocks fit in one uncompressed size")
+        let overBudget = body.count / compressed.count + 1
+        pipeline.consume((3..<overBudget).map { KafkaRecord(topicPartition: p, offset: Int64($0), value: compressed, headers: []) })
+        #expect(pipeline.intakeShouldPause(currentlyPaused: false))
+    }
+
     @Test func committedOffsetsFromAssignmentAreNotCandidatesAgain() throws {
         let pipeline = PipelineHarness().pipeline
         pipeline.partitionsAssigned([p], committedOffsets: [p: 5])
@@ -214,7 +239,8 @@ struct PipelineTests {
 
     /// Intake pauses above `memory.max_in_flight_bytes` and resumes only below three quarters of it.
     @Test func intakePausesOverTheMemoryBudgetWithHysteresis() throws {
-        let size = PipelineHarness.pushRequest.count
+        // Forwarded records hold their received (compressed) block, and that is what counts.
+        let size = Snappy.compress(PipelineHarness.pushRequest).count
         let pipeline = PipelineHarness { $0.maxInFlightBytes = 2 * size + size / 4 }.pipeline
         pipeline.partitionsAssigned([p], committedOffsets: [:])
         pipeline.consume([record(0, "a"), record(1, "b")])

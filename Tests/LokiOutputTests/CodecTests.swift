@@ -27,6 +27,20 @@ struct CodecTests {
         #expect(try Snappy.decompress(compressed, limit: input.count) == input)
     }
 
+    /// The body of a batch of forwarded records is their libsnappy blocks joined behind one
+    /// preamble. Blocks with back-references (copies), incompressible blocks and empty ones
+    /// must decompress, with libsnappy's own checks, to the concatenated inputs.
+    @Test func snappyBlocksConcatenate() throws {
+        let names = ["json-lines", "noise", "empty", "hello", "json-lines", "nul"]
+        let inputs = try names.map { try #require(Self.inputs[$0]) }
+        let blocks = try inputs.map { input in
+            try #require(SnappyBlock(verified: Snappy.compress(input), uncompressedLength: input.count))
+        }
+        let joined = SnappyBlock.concatenate(blocks)
+        #expect(try Snappy.decompress(joined, limit: 1 << 20) == inputs.flatMap { $0 })
+        #expect(joined.count < inputs.reduce(0) { $0 + $1.count } / 2, "the compressed elements are reused as they are")
+    }
+
     @Test func snappyRejectsCorruptInput() throws {
         let compressed = Snappy.compress(Array(String(repeating: "abcdef", count: 100).utf8))
         var corrupt = compressed

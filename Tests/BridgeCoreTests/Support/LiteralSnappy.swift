@@ -96,15 +96,22 @@ enum Fixture {
         #"{"streams":[{"stream":{"app":"api"},"values":[["1700000000000000000","hello"],["1700000000000000001","hi"]]}]}"#
 }
 
-/// `PushContent` without payload identity, for `#expect` comparisons.
+/// `PushContent` or `PushSegment` without payload identity, for `#expect` comparisons.
 enum Segment: Equatable {
     case protobuf([UInt8])
     case streams([LokiStream])
+    /// A forwarded snappy block, by its bytes.
+    case snappy([UInt8])
 
     init(_ content: PushContent) {
-        switch content {
+        self.init(PushSegment(content))
+    }
+
+    init(_ segment: PushSegment) {
+        switch segment {
         case .protobuf(let bytes): self = .protobuf(bytes)
         case .streams(let streams): self = .streams(streams)
+        case .snappy(let block): self = .snappy(block.bytes)
         }
     }
 }
