@@ -4,7 +4,7 @@ package struct PushBatch: Sendable {
     package var id: UInt64
     /// The tenant (`X-Scope-OrgID`), `nil` for none.
     package var tenant: String?
-    /// Content in arrival order; adjacent uncompressed protobuf content is merged into one segment.
+    /// Content in arrival order, one segment per record (piece).
     package var segments: [PushSegment] = []
     /// The records whose pieces this batch completes when Loki accepts it.
     package var tickets: [RecordTicket] = []
@@ -28,7 +28,7 @@ package struct PushBatch: Sendable {
     /// throughput fall to one batch-wait's worth per Loki round trip.
     package mutating func append(_ other: PushBatch) {
         precondition(other.tenant == tenant, "only batches of one tenant merge")
-        segments.append(contentsOf: other.segments)  // the body builder joins adjacent runs
+        segments.append(contentsOf: other.segments)
         tickets.append(contentsOf: other.tickets)
         sources.append(contentsOf: other.sources)
         encodedBytes += other.encodedBytes
@@ -61,7 +61,6 @@ package struct Batcher: Sendable {
     package var maxWait: Duration
 
     private var open: [String?: PushBatch] = [:]
-    private var pendingProtobuf: [String?: [UInt8]] = [:]
     private var nextID: UInt64 = 1
 
     /// Creates a batcher.
@@ -90,17 +89,9 @@ package struct Batcher: Sendable {
             ready.append(seal(tenant))
         }
         var batch = open.removeValue(forKey: tenant) ?? newBatch(tenant: tenant, now: now)
-        switch (record.compressed, record.content) {
-        case (let block?, _):
-            // Forwarded as received: no copy here, no re-compression at push time.
-            if let pending = pendingProtobuf.removeValue(forKey: tenant) { batch.segments.append(.protobuf(pending)) }
-            batch.segments.append(.snappy(block))
-        case (nil, .protobuf(let bytes)):
-            pendingProtobuf[tenant, default: []].append(contentsOf: bytes)
-        case (nil, .streams(let streams)):
-            if let pending = pendingProtobuf.removeValue(forKey: tenant) { batch.segments.append(.protobuf(pending)) }
-            batch.segments.append(.streams(streams))
-        }
+        // Each record stays its own segment: the poll thread does not copy it again (the body
+        // builder joins uncompressed runs on a push thread).
+        batch.segments.append(record.compressed.map(PushSegment.snappy) ?? PushSegment(record.content))
         batch.tickets.append(ticket)
         if let source { batch.sources.append(source) }
         batch.encodedBytes += record.encodedBytes
@@ -134,8 +125,6 @@ package struct Batcher: Sendable {
     }
 
     private mutating func seal(_ tenant: String?) -> PushBatch {
-        var batch = open.removeValue(forKey: tenant)!
-        if let pending = pendingProtobuf.removeValue(forKey: tenant) { batch.segments.append(.protobuf(pending)) }
-        return batch
+        open.removeValue(forKey: tenant)!
     }
 }

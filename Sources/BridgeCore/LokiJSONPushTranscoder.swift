@@ -16,7 +16,10 @@ package enum LokiJSONPushTranscoder {
     /// - Throws: ``RecordDecodeError`` with reason `.json` saying what is wrong and where.
     package static func transcode(_ bytes: [UInt8]) throws(RecordDecodeError) -> (LokiProtobufScanner.Summary, [UInt8]) {
         try bytes.withUnsafeBufferPointer { (buffer) throws(RecordDecodeError) in
-            var parser = JSONPushParser(buffer)
+            // An unescaped line is never longer than the JSON it came from.
+            let lineBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, buffer.count))
+            defer { lineBuffer.deallocate() }
+            var parser = JSONPushParser(buffer, lineBuffer: lineBuffer)
             return try parser.pushRequest()
         }
     }
@@ -25,17 +28,19 @@ package enum LokiJSONPushTranscoder {
 /// A single-pass JSON reader specialised for push bodies.
 private struct JSONPushParser {
     let input: UnsafeBufferPointer<UInt8>
+    /// Where ``lineBytes()`` unescapes a line: `input.count` bytes, owned by the caller.
+    let lineBuffer: UnsafeMutablePointer<UInt8>
     var position = 0
     var out: [UInt8] = []
     var summary = LokiProtobufScanner.Summary()
     /// Scratch buffers reused across streams and entries.
     var stream: [UInt8] = []
     var entry: [UInt8] = []
-    var text: [UInt8] = []
     var stamp: [UInt8] = []
 
-    init(_ input: UnsafeBufferPointer<UInt8>) {
+    init(_ input: UnsafeBufferPointer<UInt8>, lineBuffer: UnsafeMutablePointer<UInt8>) {
         self.input = input
+        self.lineBuffer = lineBuffer
         out.reserveCapacity(input.count)
     }
 
@@ -122,12 +127,7 @@ private struct JSONPushParser {
         try expect(UInt8(ascii: "["), "an entry array [\"<unix ns>\", \"line\"]")
         let nanos = try timestamp()
         try expect(UInt8(ascii: ","), "',' and the line after the timestamp")
-        // Borrow the scratch buffer: `stringBytes` mutates self, so it cannot write into a field.
-        var line: [UInt8] = []
-        swap(&line, &text)
-        line.removeAll(keepingCapacity: true)
-        try stringBytes(into: &line)
-        swap(&line, &text)
+        let lineCount = try lineBytes()
         var metadata: [(String, String)] = []
         skipWhitespace()
         if peek() == UInt8(ascii: ","), skipComma(), peek() != UInt8(ascii: "]") {
@@ -138,7 +138,7 @@ private struct JSONPushParser {
             }
         }
         try expect(UInt8(ascii: "]"), "']' closing the entry")
-        appendEntry(nanos: nanos, metadata: metadata)
+        appendEntry(nanos: nanos, line: UnsafeBufferPointer(start: lineBuffer, count: lineCount), metadata: metadata)
     }
 
     /// `{"ts": "<RFC 3339>", "line": "…"}` (legacy format).
@@ -160,15 +160,27 @@ private struct JSONPushParser {
         guard let nanos = RFC3339.parseNanos(ts) else {
             throw RecordDecodeError(.json, "legacy entry timestamp '\(ts)' is not RFC 3339")
         }
-        text = line
-        appendEntry(nanos: nanos, metadata: [])
+        line.withUnsafeBufferPointer { appendEntry(nanos: nanos, line: $0, metadata: []) }
     }
 
-    /// Appends `EntryAdapter { timestamp, line = text, metadata }` to the current stream.
-    mutating func appendEntry(nanos: Int64, metadata: [(String, String)]) {
-        entry.removeAll(keepingCapacity: true)
+    /// Appends `EntryAdapter { timestamp, line, metadata }` to the current stream.
+    mutating func appendEntry(nanos: Int64, line text: UnsafeBufferPointer<UInt8>, metadata: [(String, String)]) {
         stamp.removeAll(keepingCapacity: true)
         PushBodyBuilder.appendTimestamp(nanos, to: &stamp)
+        summary.entries += 1
+        summary.lineBytes += text.count
+        if metadata.isEmpty {
+            // The usual entry: its length is known, so it goes straight into the stream
+            // without being assembled in `entry` first (one copy of the line less).
+            let length = 2 + ProtoWireWriter.varintSize(UInt64(stamp.count)) + stamp.count
+                + ProtoWireWriter.varintSize(UInt64(text.count)) + text.count
+            stream.append(0x12)  // field 2 (entries), length-delimited
+            ProtoWireWriter.appendVarint(UInt64(length), to: &stream)
+            ProtoWireWriter.appendLengthDelimited(field: 1, stamp, to: &stream)
+            ProtoWireWriter.appendLengthDelimited(field: 2, text, to: &stream)
+            return
+        }
+        entry.removeAll(keepingCapacity: true)
         ProtoWireWriter.appendLengthDelimited(field: 1, stamp, to: &entry)
         ProtoWireWriter.appendLengthDelimited(field: 2, text, to: &entry)
         for (name, value) in metadata.sorted(by: { $0.0 < $1.0 }) {
@@ -178,8 +190,6 @@ private struct JSONPushParser {
             ProtoWireWriter.appendLengthDelimited(field: 3, pair, to: &entry)
         }
         ProtoWireWriter.appendLengthDelimited(field: 2, entry, to: &stream)
-        summary.entries += 1
-        summary.lineBytes += text.count
     }
 
     /// A string of Unix nanoseconds, or an integer.
@@ -321,6 +331,8 @@ private struct JSONPushParser {
         try expect(UInt8(ascii: "\""), "a string")
         var runStart = position
         while position < input.count {
+            skipPlainBytes()
+            guard position < input.count else { break }
             let byte = input[position]
             switch byte {
             case UInt8(ascii: "\""):
@@ -345,6 +357,78 @@ private struct JSONPushParser {
         throw fail("unterminated string")
     }
 
+    /// Unescapes a JSON string (an entry's line) into ``lineBuffer``, returning its length.
+    ///
+    /// The same rules as ``stringBytes(into:checkUTF8:)`` (UTF-8 checked), written with plain
+    /// pointer copies: lines of JSON logs carry an escape every few bytes, and an array append
+    /// per run and per escape was the bulk of the transcoder's time.
+    mutating func lineBytes() throws(RecordDecodeError) -> Int {
+        try expect(UInt8(ascii: "\""), "a string")
+        guard let base = input.baseAddress else { throw fail("unterminated string") }
+        var count = 0
+        while position < input.count {
+            let runStart = position
+            skipPlainBytes()
+            if position > runStart {
+                (lineBuffer + count).update(from: base + runStart, count: position - runStart)
+                count += position - runStart
+            }
+            guard position < input.count else { break }
+            let byte = input[position]
+            switch byte {
+            case UInt8(ascii: "\""):
+                position += 1
+                return count
+            case UInt8(ascii: "\\"):
+                position += 1
+                for unit in try escapedScalar() {
+                    lineBuffer[count] = unit
+                    count += 1
+                }
+            case 0x00..<0x20:
+                throw fail("unescaped control character in a string")
+            case 0x80...:
+                let length = UTF8Check.sequenceLength(input, at: position, end: input.count)
+                guard length > 0 else { throw fail("invalid UTF-8 in a string") }
+                (lineBuffer + count).update(from: base + position, count: length)
+                count += length
+                position += length
+            default:
+                lineBuffer[count] = byte  // fewer than eight bytes left: the byte loop
+                count += 1
+                position += 1
+            }
+        }
+        throw fail("unterminated string")
+    }
+
+    /// Moves past bytes that need no attention inside a string (not `"`, `\`, a control
+    /// character or non-ASCII), eight at a time: log lines are mostly such runs, and this loop
+    /// is where JSON decoding spends its time. Stops at the first byte that needs attention, or
+    /// fewer than eight bytes before the end (the byte loop takes over).
+    @inline(__always)
+    mutating func skipPlainBytes() {
+        guard let base = input.baseAddress else { return }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while position + 8 <= input.count {
+            let word = UInt64(littleEndian: UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self))
+            // Per byte, the high bit of: equals '"', equals '\', below 0x20, at or above 0x80.
+            // Each term's lowest flagged byte is exact (borrows only run upwards), so the lowest
+            // set bit of the union is the first byte that needs attention.
+            let quote = word ^ (ones &* 0x22)
+            let backslash = word ^ (ones &* 0x5C)
+            let flagged =
+                ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word) | word
+            let special = flagged & highs
+            if special != 0 {
+                position += special.trailingZeroBitCount >> 3
+                return
+            }
+            position += 8
+        }
+    }
+
     /// Skips a string (of an ignored value) without keeping its bytes.
     mutating func skipString() throws(RecordDecodeError) {
         try expect(UInt8(ascii: "\""), "a string")
@@ -365,14 +449,19 @@ private struct JSONPushParser {
     }
 
     private mutating func escape(into target: inout [UInt8]) throws(RecordDecodeError) {
+        target.append(contentsOf: try escapedScalar())
+    }
+
+    /// The UTF-8 of the escape after a backslash (positioned after it).
+    private mutating func escapedScalar() throws(RecordDecodeError) -> UTF8.EncodedScalar {
         guard let byte = next() else { throw fail("unterminated escape") }
         switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): target.append(byte)
-        case UInt8(ascii: "b"): target.append(0x08)
-        case UInt8(ascii: "f"): target.append(0x0C)
-        case UInt8(ascii: "n"): target.append(0x0A)
-        case UInt8(ascii: "r"): target.append(0x0D)
-        case UInt8(ascii: "t"): target.append(0x09)
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): return UTF8.encode(Unicode.Scalar(byte))!
+        case UInt8(ascii: "b"): return UTF8.encode(Unicode.Scalar(UInt8(0x08)))!
+        case UInt8(ascii: "f"): return UTF8.encode(Unicode.Scalar(UInt8(0x0C)))!
+        case UInt8(ascii: "n"): return UTF8.encode(Unicode.Scalar(UInt8(0x0A)))!
+        case UInt8(ascii: "r"): return UTF8.encode(Unicode.Scalar(UInt8(0x0D)))!
+        case UInt8(ascii: "t"): return UTF8.encode(Unicode.Scalar(UInt8(0x09)))!
         case UInt8(ascii: "u"):
             var scalar = try hex4()
             if (0xD800..<0xDC00).contains(scalar) {
@@ -386,7 +475,7 @@ private struct JSONPushParser {
                 throw fail("low surrogate without a high surrogate")
             }
             guard let unicode = Unicode.Scalar(scalar) else { throw fail("invalid \\u escape") }
-            target.append(contentsOf: UTF8.encode(unicode)!)
+            return UTF8.encode(unicode)!
         default:
             throw fail("invalid escape '\\\(Character(Unicode.Scalar(byte)))'", back: 1)
         }

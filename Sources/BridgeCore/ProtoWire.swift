@@ -86,6 +86,12 @@ package enum ProtoWireWriter {
         out.append(UInt8(value))
     }
 
+    /// The number of bytes `appendVarint` writes for `value`.
+    @inlinable
+    package static func varintSize(_ value: UInt64) -> Int {
+        (64 - (value | 1).leadingZeroBitCount + 6) / 7
+    }
+
     /// Appends a length-delimited field (tag, length, bytes).
     @inlinable
     package static func appendLengthDelimited(

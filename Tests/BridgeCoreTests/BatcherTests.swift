@@ -128,7 +128,7 @@ struct BatcherTests {
         #expect(again.isEmpty)
     }
 
-    @Test func adjacentProtobufSegmentsAreMerged() throws {
+    @Test func eachRecordIsItsOwnSegment() throws {
         var batcher = Batcher(maxBytes: 1 << 20, maxWait: .seconds(1))
         for (offset, bytes) in [[1, 2], [3], [4, 5]].enumerated() {
             let record = DecodedRecord(
@@ -142,7 +142,7 @@ struct BatcherTests {
             _ = batcher.add(record, ticket: ticket(Int64(offset)), sourceBytes: 0, now: t0)
         }
         let batch = try required(batcher.drain().first)
-        #expect(batch.segments.map(Segment.init) == [.protobuf([1, 2, 3, 4, 5])])
+        #expect(batch.segments.map(Segment.init) == [.protobuf([1, 2]), .protobuf([3]), .protobuf([4, 5])])
     }
 
     @Test func orderIsPreservedWhenJSONStreamsInterleave() throws {
@@ -167,14 +167,14 @@ struct BatcherTests {
         }
         #expect(
             batch.segments.map(Segment.init) == [
-                .protobuf([1, 2]), .streams(stream("{a}")), .streams(stream("{b}")), .protobuf([3]),
-                .streams(stream("{c}")), .protobuf([4, 5]),
+                .protobuf([1]), .protobuf([2]), .streams(stream("{a}")), .streams(stream("{b}")), .protobuf([3]),
+                .streams(stream("{c}")), .protobuf([4]), .protobuf([5]),
             ]
         )
     }
 
     /// A record that arrived as a snappy block of exactly its content is kept as that block (no
-    /// copy, no re-compression later), in order with the uncompressed runs around it.
+    /// copy, no re-compression later), in order with the uncompressed records around it.
     @Test func receivedSnappyBlocksBecomeTheirOwnSegments() throws {
         var batcher = Batcher(maxBytes: 1 << 20, maxWait: .seconds(1))
         let content: [UInt8] = [0x0A, 0x00]
@@ -190,7 +190,7 @@ struct BatcherTests {
         let batch = try required(batcher.drain().first)
         #expect(
             batch.segments.map(Segment.init) == [
-                .protobuf([1, 2, 2]), .snappy(block.bytes), .snappy(block.bytes), .protobuf([3, 3, 3]),
+                .protobuf([1]), .protobuf([2, 2]), .snappy(block.bytes), .snappy(block.bytes), .protobuf([3, 3, 3]),
             ])
         #expect(batch.encodedBytes == 1 + 2 + 2 + 2 + 3)
         #expect(batch.tickets.count == records.count)

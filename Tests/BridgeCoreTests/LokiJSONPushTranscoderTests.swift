@@ -74,6 +74,25 @@ struct LokiJSONPushTranscoderTests {
         #expect(Self.agree(prefix + Array("é€😀".utf8) + suffix))
     }
 
+    /// The line scanner skips eight plain bytes at a time: a byte that needs attention must be
+    /// found at every position of a word, and near the end of the body.
+    @Test("every special byte is seen at every offset of the word-at-a-time scan")
+    func specialBytesAtEveryOffset() {
+        let prefix = Array(#"{"streams":[{"stream":{"k":"v"},"values":[["1",""#.utf8)
+        let suffix = Array(#""]]}]}"#.utf8)
+        let specials: [[UInt8]] = [
+            Array(#"""#.utf8), Array(#"\"#.utf8), Array(#"é"#.utf8), Array("é".utf8), [0x01], [0x1F], [0xFF],
+            [0x7F], Array(" ".utf8), [0x21], [0x23], [0x5B], [0x5D],
+        ]
+        for special in specials {
+            for offset in 0..<24 {
+                let line = Array(repeating: UInt8(ascii: "a"), count: offset) + special + Array(repeating: UInt8(ascii: "b"), count: 9)
+                Self.agree(prefix + line + suffix)
+                Self.agree(prefix + Array(repeating: UInt8(ascii: "c"), count: offset) + special + suffix)
+            }
+        }
+    }
+
     @Test("errors say what and where")
     func errorMessages() {
         #expect(Self.errorText(Array("{}".utf8)).contains("streams"))

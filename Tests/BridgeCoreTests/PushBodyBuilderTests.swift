@@ -3,8 +3,8 @@ import Testing
 
 @Suite("PushBodyBuilder: encodes batches as PushRequest")
 struct PushBodyBuilderTests {
-    /// A batch with `segments`, made by the batcher (adjacent protobuf segments merge, which
-    /// does not change the body). A content with a block is a record received as that block.
+    /// A batch with `segments`, made by the batcher. A content with a block is a record received
+    /// as that block.
     func batch(_ segments: [PushContent], blocks: [Int: SnappyBlock] = [:]) -> PushBatch {
         var batcher = Batcher(maxBytes: .max, maxWait: .seconds(1))
         for (offset, content) in segments.enumerated() {
@@ -32,8 +32,9 @@ struct PushBodyBuilderTests {
         try required(SnappyBlock(verified: LiteralSnappy.compress(content), uncompressedLength: content.count))
     }
 
-    /// Received blocks go into the body as they are: only the uncompressed run between them is
-    /// compressed, and everything joins into one block whose content is the batch in order.
+    /// Received blocks go into the body as they are: only the run of uncompressed records
+    /// between them is compressed (once), and everything joins into one block whose content is
+    /// the batch in order.
     @Test func receivedBlocksAreForwardedAndOnlyRunsAreCompressed() throws {
         let request: (String) -> [UInt8] = { line in
             TestWire.pushRequest([TestWire.stream(labels: "{a=\"1\"}", entries: [TestWire.entry(seconds: 1, line: line)])])
@@ -47,12 +48,11 @@ struct PushBodyBuilderTests {
             return LiteralSnappy.compress(bytes)
         }
         #expect(compressed == [run1 + run2])
-        let runBlock = LiteralSnappy.compress(run1 + run2)
+        let runElements = LiteralSnappy.compress(run1 + run2).dropFirst(TestWire.varint(UInt64(run1.count + run2.count)).count)
         let total = first.count + run1.count + run2.count + last.count
         let expected =
             TestWire.varint(UInt64(total)) + blocks[0]!.bytes.dropFirst(blocks[0]!.elementsStart)
-            + runBlock.dropFirst(TestWire.varint(UInt64(run1.count + run2.count)).count)
-            + blocks[3]!.bytes.dropFirst(blocks[3]!.elementsStart)
+            + runElements + blocks[3]!.bytes.dropFirst(blocks[3]!.elementsStart)
         #expect(body == expected)
         #expect(try LiteralSnappy().snappyDecompress(body, limit: .max) == first + run1 + run2 + last)
     }
