@@ -133,12 +133,16 @@ def run_throughput(broker: Broker, topic: str, fill: dict) -> dict:
         first_push = stats["first_push_ns"] / 1e9
         last_push = stats["last_push_ns"] / 1e9
         elapsed = last_push - first_push
+        # The steady rate leaves out the tail: after the log end, the last partial batch of each
+        # tenant waits out BATCH_WAIT (1 s) before it is pushed, by design (like Loki's clients).
+        steady_seconds = stats["p99_entries_ns"] / 1e9 - first_push
     finally:
         bridge.terminate()
         sink.stop()
     result = {
         "topic": topic, "lines": stats["entries"], "seconds": elapsed,
         "lines_per_s": stats["entries"] / elapsed, "mb_per_s": stats["line_bytes"] / elapsed / 1e6,
+        "steady_lines_per_s": 0.99 * stats["entries"] / steady_seconds if steady_seconds > 0 else None,
         "cpu_s": cpu, "cpu_s_per_million_lines": cpu / stats["entries"] * 1e6, "peak_rss_mib": rss,
         "startup_seconds": first_push - started, "total_seconds": last_push - started, "pushes": stats["pushes"],
         "problems": stats["problems"], "last_problem": stats["last_problem"],
@@ -220,6 +224,8 @@ def main() -> int:
             tp = run_throughput(broker, topic, fill)
             tp["ratio_consume_only"] = tp["lines_per_s"] / consume["lines_per_s"]
             tp["ratio_codec"] = tp["lines_per_s"] / codec["lines_per_s"]
+            steady = tp["steady_lines_per_s"]
+            say(f"   steady (first push to 99 % of the lines): {steady:,.0f} lines/s" if steady else "   steady: n/a")
             say(f"   {tp['lines_per_s']:,.0f} lines/s, {tp['mb_per_s']:.0f} MB/s, {tp['cpu_s_per_million_lines']:.2f} "
                 f"CPU-s/M lines, peak RSS {tp['peak_rss_mib']:.0f} MiB, fingerprint {'ok' if tp['fingerprint_ok'] else 'MISMATCH'}")
             results[fmt] = {"fill": fill, "consume_only": consume, "codec": codec, "bridge": tp}
@@ -265,6 +271,9 @@ def report(results: dict) -> None:
         met = lambda ok: "met" if ok else "NOT met"  # noqa: E731
         say(f"  {fmt:8} {b['lines_per_s']:>12,.0f} lines/s  {b['mb_per_s']:6.0f} MB/s   target {targets[fmt]:,}: "
             f"{met(b['lines_per_s'] >= targets[fmt])}")
+        if b.get("steady_lines_per_s"):
+            say(f"  {'':8} {b['steady_lines_per_s']:>12,.0f} lines/s steady, without the BATCH_WAIT tail: "
+                f"{met(b['steady_lines_per_s'] >= targets[fmt])}")
         say(f"  {'':8} {b['ratio_consume_only']:>11.0%} of consume-only   {b['ratio_codec']:.0%} of the one-core codec "
             f"ceiling (target 50%: {met(b['ratio_codec'] >= 0.5)})")
         say(f"  {'':8} {b['cpu_s_per_million_lines']:>12.2f} CPU-s per million lines (target 2: "

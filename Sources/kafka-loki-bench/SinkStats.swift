@@ -17,6 +17,9 @@ final class SinkStats: Sendable {
         var lastProblem = ""
         var firstPushNanos: Int64 = 0
         var lastPushNanos: Int64 = 0
+        /// (arrival time, entries so far) after each accepted push: the bench reads when a share
+        /// of the lines had arrived (a steady rate without the last batches' `BATCH_WAIT`).
+        var arrivals: [(nanos: Int64, entries: Int)] = []
         /// latency[ms] = entries that arrived that many milliseconds after their timestamp.
         var latency = [Int](repeating: 0, count: 120_001)
     }
@@ -61,6 +64,7 @@ final class SinkStats: Sendable {
             if totals.firstPushNanos == 0 { totals.firstPushNanos = now }
             totals.lastPushNanos = now
             totals.entries += local.entries
+            totals.arrivals.append((now, totals.entries))
             totals.lineBytes += local.lineBytes
             totals.lineHashSum &+= local.lineHashSum
             for (tenant, count) in local.entriesByTenant { totals.entriesByTenant[tenant, default: 0] += count }
@@ -71,7 +75,10 @@ final class SinkStats: Sendable {
 
     /// Forgets the latency histogram (after the warm-up of a latency run).
     func resetLatency() {
-        totals.withLockedValue { $0.latency = [Int](repeating: 0, count: 120_001) }
+        totals.withLockedValue {
+            $0.latency = [Int](repeating: 0, count: 120_001)
+            $0.arrivals = []
+        }
     }
 
     /// The totals as JSON, with latency percentiles in milliseconds.
@@ -94,6 +101,8 @@ final class SinkStats: Sendable {
             "last_problem": t.lastProblem, "first_push_ns": t.firstPushNanos, "last_push_ns": t.lastPushNanos,
             "latency_entries": counted, "latency_p50_ms": percentile(0.5), "latency_p99_ms": percentile(0.99),
             "latency_max_ms": percentile(1.0),
+            // When 99 % of the lines that arrived so far had arrived.
+            "p99_entries_ns": t.arrivals.first { $0.entries * 100 >= t.entries * 99 }?.nanos ?? 0,
         ]
         return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
     }
