@@ -14,7 +14,7 @@
      /proc/<pid> of the bridge.
   5. Latency: `kafka-loki-bench produce-rate` produces at half the measured protobuf rate with
      current timestamps; the sink's histogram of arrival minus timestamp gives p50/p99.
-  6. `kafka-loki-bench micro`: per-line costs of decode, validate, regroup, encode+snappy, offsets.
+  6. `kafka-loki-bench micro`: per-line costs of decode, validate, regroup, push body, offsets.
 
 Nothing here asserts a time. The run fails only when lines are missing or the sink found
 malformed pushes (a benchmark that lost lines would be measuring the wrong thing).
