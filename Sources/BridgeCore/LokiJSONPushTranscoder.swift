@@ -28,7 +28,8 @@ package enum LokiJSONPushTranscoder {
 /// A single-pass JSON reader specialised for push bodies.
 private struct JSONPushParser {
     let input: UnsafeBufferPointer<UInt8>
-    /// Where ``lineBytes()`` unescapes a line: `input.count` bytes, owned by the caller.
+    /// Where ``lineBytes()`` unescapes a line: `input.count` bytes of trivial `UInt8`s (written
+    /// with `initialize`, never read before written), owned by the caller.
     let lineBuffer: UnsafeMutablePointer<UInt8>
     var position = 0
     var out: [UInt8] = []
@@ -370,7 +371,7 @@ private struct JSONPushParser {
             let runStart = position
             skipPlainBytes()
             if position > runStart {
-                (lineBuffer + count).update(from: base + runStart, count: position - runStart)
+                (lineBuffer + count).initialize(from: base + runStart, count: position - runStart)
                 count += position - runStart
             }
             guard position < input.count else { break }
@@ -382,7 +383,7 @@ private struct JSONPushParser {
             case UInt8(ascii: "\\"):
                 position += 1
                 for unit in try escapedScalar() {
-                    lineBuffer[count] = unit
+                    (lineBuffer + count).initialize(to: unit)
                     count += 1
                 }
             case 0x00..<0x20:
@@ -390,11 +391,11 @@ private struct JSONPushParser {
             case 0x80...:
                 let length = UTF8Check.sequenceLength(input, at: position, end: input.count)
                 guard length > 0 else { throw fail("invalid UTF-8 in a string") }
-                (lineBuffer + count).update(from: base + position, count: length)
+                (lineBuffer + count).initialize(from: base + position, count: length)
                 count += length
                 position += length
             default:
-                lineBuffer[count] = byte  // fewer than eight bytes left: the byte loop
+                (lineBuffer + count).initialize(to: byte)  // fewer than eight bytes left: the byte loop
                 count += 1
                 position += 1
             }

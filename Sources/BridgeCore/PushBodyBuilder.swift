@@ -5,8 +5,10 @@
 /// run, and the blocks are joined into one (see ``SnappyBlock``). Runs are joined here, on a
 /// push thread, not in the batcher on the poll thread. Compressing each segment on its own
 /// would skip that copy but costs more (`kafka-loki-bench micro`, JSON push body: 920 instead
-/// of 508 ns per line; libsnappy sets up its working memory, about 100 KiB, per call). (protobuf-c's generated code, in `CLokiProto`, stores strings as NUL-terminated
-/// `char *`, which would cut a line at an embedded NUL; this encoder keeps every byte.)
+/// of 508 ns per line; libsnappy sets up its working memory, about 100 KiB, per call).
+///
+/// (protobuf-c's generated code, in `CLokiProto`, stores strings as NUL-terminated `char *`,
+/// which would cut a line at an embedded NUL; this encoder keeps every byte.)
 package enum PushBodyBuilder {
     /// The body for `batch`: one snappy block whose content is its segments' stream fields.
     ///

@@ -1,6 +1,6 @@
 /// One piece of a batch's push body, in arrival order.
 package enum PushSegment: Sendable {
-    /// Serialized `PushRequest` stream fields, uncompressed (merged runs of protobuf content).
+    /// Serialized `PushRequest` stream fields, uncompressed (one record's content).
     case protobuf([UInt8])
     /// Decoded streams the pusher encodes.
     case streams([LokiStream])
