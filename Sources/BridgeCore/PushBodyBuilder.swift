@@ -17,15 +17,14 @@ package enum PushBodyBuilder {
     package static func snappyBody(for batch: PushBatch, compress: ([UInt8]) -> [UInt8]) -> [UInt8] {
         var blocks: [SnappyBlock] = []
         var run: [UInt8] = []
-        var runIsEmpty = true
         func compressRun() {
-            guard !runIsEmpty else { return }
+            // An empty run would add a block without elements: nothing to the body.
+            guard !run.isEmpty else { return }
             guard let block = SnappyBlock(verified: compress(run), uncompressedLength: run.count) else {
                 preconditionFailure("the snappy compressor declared a wrong length")
             }
             blocks.append(block)
             run.removeAll(keepingCapacity: true)
-            runIsEmpty = true
         }
         for segment in batch.segments {
             switch segment {
@@ -33,12 +32,10 @@ package enum PushBodyBuilder {
                 compressRun()
                 blocks.append(block)
             case .protobuf(let bytes):
-                if runIsEmpty { run.reserveCapacity(batch.encodedBytes) }
+                if run.isEmpty { run.reserveCapacity(batch.encodedBytes) }
                 run.append(contentsOf: bytes)
-                runIsEmpty = false
             case .streams(let streams):
                 appendStreams(streams, to: &run)
-                runIsEmpty = false
             }
         }
         compressRun()

@@ -43,15 +43,14 @@ package struct SnappyBlock: Sendable {
     }
 
     /// The uncompressed length a block declares and the preamble's size, or `nil` when the
-    /// preamble is not a varint of at most 32 bits (snappy's limit).
+    /// preamble is not a varint of at most 32 bits in at most 5 bytes (snappy's limit).
     package static func readPreamble(_ bytes: [UInt8]) -> (length: Int, size: Int)? {
-        var length: UInt64 = 0
-        for index in 0..<min(bytes.count, 5) {
-            length |= UInt64(bytes[index] & 0x7F) << (7 * UInt64(index))
-            if bytes[index] & 0x80 == 0 {
-                return length <= UInt64(UInt32.max) ? (Int(length), index + 1) : nil
+        bytes.withUnsafeBufferPointer { buffer in
+            var reader = ProtoWireReader(buffer)
+            guard let length = try? reader.readVarint(), length <= UInt64(UInt32.max), reader.position <= 5 else {
+                return nil
             }
+            return (Int(length), reader.position)
         }
-        return nil
     }
 }
