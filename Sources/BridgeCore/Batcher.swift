@@ -54,6 +54,13 @@ package struct PushBatch: Sendable {
 ///
 /// Defaults mirror Loki's own clients (Promtail/Alloy `batch_wait` 1 s, `batch_size` 1 MiB).
 /// A record is never split: a record larger than `maxBytes` travels alone.
+///
+/// One rule goes beyond those clients: when the consumer catches up (``caughtUp()``), the open
+/// batch of a tenant that filled a batch since the last catch-up is the tail of a backlog and is
+/// sealed at once, so lag reaches zero without waiting out `maxWait`. A tenant that never fills
+/// a batch (a trickle) keeps `maxWait` batching: sealing it on every catch-up would push each
+/// record alone, since a consumer following a slow topic is caught up after every record. So a
+/// catch-up adds at most one push per full batch.
 package struct Batcher: Sendable {
     /// Flush a batch once its encoded size reaches this many bytes.
     package var maxBytes: Int
@@ -62,6 +69,8 @@ package struct Batcher: Sendable {
 
     private var open: [String?: PushBatch] = [:]
     private var nextID: UInt64 = 1
+    /// Tenants that sealed a full batch since the last ``caughtUp()``.
+    private var filledSinceCaughtUp: Set<String?> = []
 
     /// Creates a batcher.
     package init(maxBytes: Int, maxWait: Duration) {
@@ -86,7 +95,7 @@ package struct Batcher: Sendable {
         if let batch = open[tenant], batch.encodedBytes > 0,
             batch.encodedBytes + record.encodedBytes > maxBytes
         {
-            ready.append(seal(tenant))
+            ready.append(sealFull(tenant))
         }
         var batch = open.removeValue(forKey: tenant) ?? newBatch(tenant: tenant, now: now)
         // Each record stays its own segment: the poll thread does not copy it again (the body
@@ -99,8 +108,17 @@ package struct Batcher: Sendable {
         batch.lineBytes += record.lineBytes
         batch.sourceBytes += sourceBytes
         open[tenant] = batch
-        if batch.encodedBytes >= maxBytes { ready.append(seal(tenant)) }
+        if batch.encodedBytes >= maxBytes { ready.append(sealFull(tenant)) }
         return ready
+    }
+
+    /// The consumer has nothing more to read for now: seals the open batches of tenants that
+    /// filled a batch since the last call (the tail of a backlog), oldest first.
+    package mutating func caughtUp() -> [PushBatch] {
+        defer { filledSinceCaughtUp.removeAll(keepingCapacity: true) }
+        guard !filledSinceCaughtUp.isEmpty else { return [] }
+        return open.filter { filledSinceCaughtUp.contains($0.key) }.sorted { $0.value.id < $1.value.id }
+            .map { seal($0.key) }
     }
 
     /// Batches whose oldest record waited at least `maxWait`.
@@ -126,5 +144,10 @@ package struct Batcher: Sendable {
 
     private mutating func seal(_ tenant: String?) -> PushBatch {
         open.removeValue(forKey: tenant)!
+    }
+
+    private mutating func sealFull(_ tenant: String?) -> PushBatch {
+        filledSinceCaughtUp.insert(tenant)
+        return seal(tenant)
     }
 }

@@ -131,6 +131,7 @@ package enum DeadLetterReplay {
             return [:]
         }
 
+        func caughtUp() {}  // the dry run decides "caught up" from positions and log ends
         func commitCandidates() -> [TopicPartition: Int64] { [:] }
         func committed(_ offsets: [TopicPartition: Int64], error: KafkaInputError?) {}
         func intakeShouldPause(currentlyPaused: Bool) -> Bool { false }

@@ -347,22 +347,28 @@ package final class Pipeline: ConsumerDelegate, Sendable {
 
     /// Moves batches that waited `batch.wait` to their lanes.
     package func flushDue(now: ContinuousClock.Instant = .now) {
-        let flushed = state.withLockedValue { state in
-            let due = state.batcher.due(now: now)
-            enqueue(due, in: &state)
-            return !due.isEmpty
-        }
-        if flushed { wakeScheduler() }
+        seal { $0.due(now: now) }
+    }
+
+    /// The consumer read everything fetched: the tails of backlogs go to their lanes now
+    /// instead of after `batch.wait` (see ``Batcher/caughtUp()``).
+    package func caughtUp() {
+        seal { $0.caughtUp() }
     }
 
     /// Moves every open batch to its lane (revoke, shutdown).
     package func flushAll() {
-        let flushed = state.withLockedValue { state in
-            let all = state.batcher.drain()
-            enqueue(all, in: &state)
-            return !all.isEmpty
+        seal { $0.drain() }
+    }
+
+    /// Moves the batches `take` seals to their lanes and wakes the scheduler if there were any.
+    private func seal(_ take: (inout Batcher) -> [PushBatch]) {
+        let sealed = state.withLockedValue { state in
+            let batches = take(&state.batcher)
+            enqueue(batches, in: &state)
+            return !batches.isEmpty
         }
-        if flushed { wakeScheduler() }
+        if sealed { wakeScheduler() }
     }
 
     /// Takes batches for idle lanes, up to `limit` lanes busy in total; each returned batch's

@@ -9,6 +9,11 @@ package protocol ConsumerDelegate: AnyObject, Sendable {
     /// Records fetched by one poll round, in offset order within each partition.
     func consume(_ records: [KafkaRecord])
 
+    /// A poll found no record to take: everything fetched so far was consumed (the member is at
+    /// the log end of its partitions, or the brokers are slow to answer). Called at most once
+    /// per poll timeout (100 ms) while nothing arrives, never while intake is paused.
+    func caughtUp()
+
     /// Partitions added to this member's assignment, with the group's committed offset of
     /// each where one exists (the starting point, and the base of the lag metric).
     func partitionsAssigned(_ partitions: [TopicPartition], committedOffsets: [TopicPartition: Int64])

@@ -140,6 +140,7 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
             if dropped > 0 {
                 logger.debug("records left for redelivery during shutdown", metadata: ["kafka.records": "\(dropped)"])
             }
+            if taken == 0, !paused, current == .running { delegate.caughtUp() }
             if taken == 0 || paused {
                 // Nothing came, or intake is paused: keep serving the group (heartbeats,
                 // rebalances) without busy-looping.

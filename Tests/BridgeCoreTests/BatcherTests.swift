@@ -114,6 +114,32 @@ struct BatcherTests {
         #expect(batches.map { $0.tickets.map(\.offset) } == [[0, 2], [1], [3]])
     }
 
+    @Test func caughtUpSealsTheTailOfTenantsThatFilledABatchOnly() {
+        var batcher = Batcher(maxBytes: 100, maxWait: .seconds(1))
+        _ = batcher.add(decoded(tenant: "busy", bytes: 60), ticket: ticket(0), sourceBytes: 0, now: t0)
+        let full = batcher.add(decoded(tenant: "busy", bytes: 60), ticket: ticket(1), sourceBytes: 0, now: t0)
+        #expect(full.map { $0.tickets.map(\.offset) } == [[0]])
+        _ = batcher.add(decoded(tenant: "trickle", bytes: 10), ticket: ticket(2), sourceBytes: 0, now: t0)
+        let tails = batcher.caughtUp()
+        #expect(tails.map(\.tenant) == ["busy"])
+        #expect(tails.map { $0.tickets.map(\.offset) } == [[1]])
+        // The trickle tenant keeps batching until maxWait.
+        #expect(batcher.due(now: t0 + .milliseconds(999)).isEmpty)
+        #expect(batcher.due(now: t0 + .seconds(1)).map(\.tenant) == ["trickle"])
+    }
+
+    @Test func caughtUpSealsNothingMoreUntilABatchFillsAgain() {
+        var batcher = Batcher(maxBytes: 100, maxWait: .seconds(1))
+        _ = batcher.add(decoded(tenant: "a", bytes: 100), ticket: ticket(0), sourceBytes: 0, now: t0)
+        _ = batcher.add(decoded(tenant: "a", bytes: 10), ticket: ticket(1), sourceBytes: 0, now: t0)
+        #expect(batcher.caughtUp().map { $0.tickets.map(\.offset) } == [[1]])
+        _ = batcher.add(decoded(tenant: "a", bytes: 10), ticket: ticket(2), sourceBytes: 0, now: t0)
+        #expect(batcher.caughtUp().isEmpty, "one catch-up per full batch: a slow topic keeps batching")
+        _ = batcher.add(decoded(tenant: "a", bytes: 95), ticket: ticket(3), sourceBytes: 0, now: t0)
+        #expect(batcher.caughtUp().map { $0.tickets.map(\.offset) } == [[3]])
+        #expect(batcher.isEmpty)
+    }
+
     @Test func drainReturnsEverythingInIDOrder() {
         var batcher = Batcher(maxBytes: 1 << 20, maxWait: .seconds(1))
         let tenants = ["t5", "t1", "t9", "t3", "t7", "t2"]

@@ -194,6 +194,42 @@ struct PipelineTests {
         #expect(pipeline.takeWork(limit: 4).map { $0.tickets.map(\.offset) } == [[0, 1]])
     }
 
+    /// The tail of a backlog goes out when the consumer catches up, not after `batch.wait`, and
+    /// every record of the backlog is pushed and committed exactly once.
+    @Test func catchingUpPushesTheTailOfABacklogWithoutWaiting() {
+        let size = PipelineHarness.pushRequest.count
+        let harness = PipelineHarness {
+            $0.batch.maxBytes = size * 2
+            $0.batch.wait = .seconds(3600)
+        }
+        let pipeline = harness.pipeline
+        pipeline.partitionsAssigned([p], committedOffsets: [:])
+        pipeline.consume((0..<5).map { record($0, "a") })
+        let full = pipeline.takeWork(limit: 4)
+        #expect(full.map { $0.tickets.map(\.offset) } == [[0, 1]])
+        pipeline.finish(full[0], done: true)
+        let wakes = harness.wakes.value
+        pipeline.caughtUp()
+        #expect(harness.wakes.value == wakes + 1)
+        var pushed: [Int64] = []
+        while let batch = pipeline.takeWork(limit: 4).first {
+            pushed += batch.tickets.map(\.offset)
+            pipeline.finish(batch, done: true)
+        }
+        #expect(pushed == [2, 3, 4])
+        #expect(pipeline.commitCandidates() == [p: 5])
+        #expect(pipeline.pendingRecords == 0)
+    }
+
+    @Test func catchingUpLeavesATrickleToBatchWait() {
+        let pipeline = PipelineHarness { $0.batch.wait = .seconds(3600) }.pipeline
+        pipeline.partitionsAssigned([p], committedOffsets: [:])
+        pipeline.consume([record(0, "a")])
+        pipeline.caughtUp()
+        #expect(pipeline.takeWork(limit: 4).isEmpty)
+        #expect(pipeline.commitCandidates().isEmpty)
+    }
+
     @Test func flushDueMovesBatchesOnlyOnceTheyWaitedBatchWait() throws {
         let pipeline = PipelineHarness { $0.batch.wait = .seconds(5) }.pipeline
         pipeline.partitionsAssigned([p], committedOffsets: [:])

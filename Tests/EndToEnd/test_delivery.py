@@ -111,3 +111,19 @@ def test_restart_resumes_from_committed_offsets(broker, loki, bridges, names, ze
     wait_until(lambda: bridge.metrics().sum("kafka_loki_bridge_records_consumed_total") >= records_second, 10,
                "records_consumed_total of the second run")
     assert bridge.metrics().sum("kafka_loki_bridge_records_consumed_total") == records_second
+
+
+def test_backlog_tail_is_pushed_when_caught_up_not_after_batch_wait(broker, loki, bridges, names, zero_loss):
+    """With BATCH_WAIT of 10 minutes, a backlog of many batches still arrives completely and is
+    committed to the log end within a minute: once the consumer catches up, the partial last
+    batch of each tenant that filled batches is pushed at once. Without that rule the last
+    batches would wait out the 10 minutes and this test would time out."""
+    topic = names.topic("tail", partitions=3)
+    group = names.group()
+    gen = LogGenerator(("team-a", "team-b"))
+    produced = produce_lines(broker.bootstrap, topic, gen, 6000, formats=FORMATS, tenant_in=("header",))
+    bridge = bridges.start([topic], group, extra_env={"BATCH_WAIT": "10m", "BATCH_MAX_BYTES": "64KiB"})
+    zero_loss(produced, group, [topic], timeout=60)
+    pushes = bridge.metrics().sum("kafka_loki_bridge_pushes_total")
+    assert pushes > 4, "the backlog must fill several batches for the rule to apply"
+    assert bridge.terminate() == 0
