@@ -186,7 +186,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--protobuf-lines", type=int, default=5_000_000)
     parser.add_argument("--json-lines", type=int, default=2_000_000)
-    parser.add_argument("--latency-seconds", type=float, default=30)
+    parser.add_argument("--latency-seconds", type=float, default=30, help="0 skips the latency run")
     parser.add_argument("--latency-rate", type=int, default=0, help="lines/s (default: half the protobuf rate)")
     parser.add_argument("--skip-micro", action="store_true")
     args = parser.parse_args()
@@ -229,7 +229,7 @@ def main() -> int:
             say(f"   {tp['lines_per_s']:,.0f} lines/s, {tp['mb_per_s']:.0f} MB/s, {tp['cpu_s_per_million_lines']:.2f} "
                 f"CPU-s/M lines, peak RSS {tp['peak_rss_mib']:.0f} MiB, fingerprint {'ok' if tp['fingerprint_ok'] else 'MISMATCH'}")
             results[fmt] = {"fill": fill, "consume_only": consume, "codec": codec, "bridge": tp}
-        if "protobuf" in results:
+        if "protobuf" in results and args.latency_seconds > 0:
             rate = args.latency_rate or int(results["protobuf"]["bridge"]["lines_per_s"] / 2)
             say(f"== latency at {rate:,} lines/s for {args.latency_seconds:.0f} s")
             results["latency"] = run_latency(broker, rate, args.latency_seconds)

@@ -25,6 +25,10 @@ package struct DecodedRecord: Sendable {
     /// then forwards it without re-compressing (see ``SnappyBlock``). Whoever changes
     /// `content` must clear it.
     package var compressed: SnappyBlock?
+    /// Extremes over the entries of ``content`` as decoded, when the decoder measured them
+    /// (``EntryValidator`` then skips the entry checks if they are all within limits). Whoever
+    /// changes `content` in a way that could move them must clear it.
+    package var entryBounds: EntryBounds?
 
     /// Bytes this record keeps in memory until Loki has it: the received block when it is
     /// forwarded compressed, else the uncompressed content (the memory budget counts these).
@@ -33,7 +37,7 @@ package struct DecodedRecord: Sendable {
     /// Creates a decoded record.
     package init(
         tenant: String?, content: PushContent, streamCount: Int, entryCount: Int, lineBytes: Int,
-        encodedBytes: Int, compressed: SnappyBlock? = nil
+        encodedBytes: Int, compressed: SnappyBlock? = nil, entryBounds: EntryBounds? = nil
     ) {
         self.tenant = tenant
         self.content = content
@@ -42,5 +46,6 @@ package struct DecodedRecord: Sendable {
         self.lineBytes = lineBytes
         self.encodedBytes = encodedBytes
         self.compressed = compressed
+        self.entryBounds = entryBounds
     }
 }

@@ -12,8 +12,20 @@ extension EntryValidator {
     /// - Parameter now: the current time, Unix nanoseconds.
     /// - Throws: ``RecordDecodeError`` with reason `.protobuf` when the request is malformed
     ///   (including a malformed timestamp or structured metadata pair).
-    package func validate(protobuf bytes: [UInt8], now: Int64) throws(RecordDecodeError) -> ValidationOutcome<[UInt8]> {
-        var pass = ProtobufPass(validator: self, window: TimeWindow(now: now, limits: limits))
+    /// - Parameter bounds: extremes over the entries of `bytes` (``LokiProtobufScanner``); when
+    ///   they show every entry within the limits, only the labels are checked.
+    package func validate(
+        protobuf bytes: [UInt8], bounds: EntryBounds? = nil, now: Int64
+    ) throws(RecordDecodeError) -> ValidationOutcome<[UInt8]> {
+        let window = TimeWindow(now: now, limits: limits)
+        var pass = ProtobufPass(validator: self, window: window)
+        if let bounds, keepsEvery(bounds, window: window) {
+            let labelsValid = try bytes.withUnsafeBufferPointer { (buffer) throws(RecordDecodeError) in
+                try pass.labelsOnly(buffer, entries: bounds.entries)
+            }
+            if labelsValid { return pass.tally.outcome(bytes, isUnchanged: true) }
+            pass = ProtobufPass(validator: self, window: window)  // a stream is refused: the full pass says which entries
+        }
         try bytes.withUnsafeBufferPointer { (buffer) throws(RecordDecodeError) in
             try pass.run(buffer)
         }
@@ -81,6 +93,29 @@ private struct ProtobufPass {
         }
     }
 
+    /// Checks only the labels of every stream with entries, counting those entries as kept:
+    /// the outcome of ``run(_:)`` when every entry is within the limits. Returns false at the
+    /// first stream with invalid labels, or when the request does not hold exactly `expected`
+    /// entries (the bounds were not measured on it); the caller then runs the full pass.
+    mutating func labelsOnly(_ buffer: UnsafeBufferPointer<UInt8>, entries expected: Int) throws(RecordDecodeError) -> Bool {
+        var reader = ProtoWireReader(buffer)
+        while !reader.isAtEnd {
+            let (field, wireType) = try reader.readTag()
+            guard field == 1 else {
+                try reader.skip(wireType: wireType)
+                continue
+            }
+            guard wireType == 2 else {
+                throw RecordDecodeError(.protobuf, "PushRequest.streams has wire type \(wireType)")
+            }
+            let (labels, entries) = try Self.labelsAndEntryCount(buffer, stream: try reader.readLengthDelimited())
+            guard entries > 0 else { continue }  // Loki skips streams without entries
+            if labelError(buffer, labels) != nil { return false }
+            tally.kept += entries
+        }
+        return tally.kept == expected
+    }
+
     // MARK: Checking
 
     /// Counts the stream's entries by verdict and says what to do with the stream.
@@ -90,21 +125,7 @@ private struct ProtobufPass {
     ) throws(RecordDecodeError)
         -> StreamPlan
     {
-        var reader = ProtoWireReader(buffer, start: body.lowerBound, end: body.upperBound)
-        var labels = body.lowerBound..<body.lowerBound
-        var entries = 0
-        while !reader.isAtEnd {
-            let (field, wireType) = try reader.readTag()
-            switch (field, wireType) {
-            case (1, 2): labels = try reader.readLengthDelimited()
-            case (2, 2):
-                _ = try reader.readLengthDelimited()
-                entries += 1
-            case (1, _), (2, _):
-                throw RecordDecodeError(.protobuf, "StreamAdapter field \(field) has wire type \(wireType)")
-            default: try reader.skip(wireType: wireType)
-            }
-        }
+        let (labels, entries) = try Self.labelsAndEntryCount(buffer, stream: body)
         // Loki skips streams without entries before looking at their labels.
         guard entries > 0 else { return .unchanged }
         var labelText: String?
@@ -252,6 +273,29 @@ private struct ProtobufPass {
 
     // MARK: Wire reading
 
+    /// Where the (last) `labels` field of the stream at `body` is, and how many entries it has.
+    private static func labelsAndEntryCount(
+        _ buffer: UnsafeBufferPointer<UInt8>,
+        stream body: Range<Int>
+    ) throws(RecordDecodeError) -> (labels: Range<Int>, entries: Int) {
+        var reader = ProtoWireReader(buffer, start: body.lowerBound, end: body.upperBound)
+        var labels = body.lowerBound..<body.lowerBound
+        var entries = 0
+        while !reader.isAtEnd {
+            let (field, wireType) = try reader.readTag()
+            switch (field, wireType) {
+            case (1, 2): labels = try reader.readLengthDelimited()
+            case (2, 2):
+                _ = try reader.readLengthDelimited()
+                entries += 1
+            case (1, _), (2, _):
+                throw RecordDecodeError(.protobuf, "StreamAdapter field \(field) has wire type \(wireType)")
+            default: try reader.skip(wireType: wireType)
+            }
+        }
+        return (labels, entries)
+    }
+
     /// Calls `visit` with the payload range of each `entries` field of the stream at `body`.
     private static func forEachEntry(
         _ buffer: UnsafeBufferPointer<UInt8>,
@@ -289,7 +333,7 @@ private struct ProtobufPass {
             switch (field, wireType) {
             case (1, 2):
                 let timestamp = try reader.readLengthDelimited()
-                try readTimestamp(buffer, timestamp, seconds: &seconds, nanos: &nanos)
+                try LokiEntryWire.readTimestamp(buffer, timestamp, seconds: &seconds, nanos: &nanos)
             case (2, 2):
                 line = try reader.readLengthDelimited()
             case (3, 2):
@@ -302,10 +346,7 @@ private struct ProtobufPass {
                 try reader.skip(wireType: wireType)
             }
         }
-        // Saturate at the Int64 bounds (a decoded LokiEntry could not hold more either).
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        let (sum, carry) = scaled.addingReportingOverflow(Int64(nanos))
-        let timestamp = overflow || carry ? (seconds < 0 ? Int64.min : .max) : sum
+        let timestamp = LokiEntryWire.unixNanos(seconds: seconds, nanos: nanos)
         return WireEntry(
             facts: EntryValidator.EntryFacts(
                 timestampNanos: timestamp,
@@ -315,26 +356,6 @@ private struct ProtobufPass {
             ),
             line: line
         )
-    }
-
-    /// `google.protobuf.Timestamp { int64 seconds = 1; int32 nanos = 2 }`.
-    private static func readTimestamp(
-        _ buffer: UnsafeBufferPointer<UInt8>,
-        _ range: Range<Int>,
-        seconds: inout Int64,
-        nanos: inout Int32
-    ) throws(RecordDecodeError) {
-        var reader = ProtoWireReader(buffer, start: range.lowerBound, end: range.upperBound)
-        while !reader.isAtEnd {
-            let (field, wireType) = try reader.readTag()
-            switch (field, wireType) {
-            case (1, 0): seconds = Int64(bitPattern: try reader.readVarint())
-            case (2, 0): nanos = Int32(truncatingIfNeeded: try reader.readVarint())
-            case (1, _), (2, _):
-                throw RecordDecodeError(.protobuf, "Timestamp field \(field) has wire type \(wireType)")
-            default: try reader.skip(wireType: wireType)
-            }
-        }
     }
 
     /// `len(name) + len(value)` of a `LabelPairAdapter { string name = 1; string value = 2 }`,

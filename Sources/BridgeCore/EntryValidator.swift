@@ -40,13 +40,17 @@ package struct EntryValidator: Sendable {
     ///
     /// - Parameter now: the current time, Unix nanoseconds.
     /// - Throws: ``RecordDecodeError`` (reason `.protobuf`) when serialized content is malformed.
+    /// - Parameter bounds: extremes over the entries, when the decoder measured them: if every
+    ///   entry is within the limits by them, only labels are checked (same outcome, one walk
+    ///   less).
     package func validate(
         _ content: PushContent,
+        bounds: EntryBounds? = nil,
         now: Int64
     ) throws(RecordDecodeError) -> ValidationOutcome<PushContent> {
         switch content {
         case .protobuf(let bytes):
-            let outcome = try validate(protobuf: bytes, now: now)
+            let outcome = try validate(protobuf: bytes, bounds: bounds, now: now)
             return outcome.replacingContent(.protobuf(outcome.content))
         case .streams(let streams):
             let outcome = validate(streams: streams, now: now)
@@ -187,6 +191,13 @@ package struct EntryValidator: Sendable {
         case keep
         case truncate
         case reject(RejectionReason)
+    }
+
+    /// True when every entry within `bounds` gets ``Verdict/keep`` (see ``verdict(_:window:)``).
+    func keepsEvery(_ bounds: EntryBounds, window: TimeWindow) -> Bool {
+        guard !bounds.hasMetadata, bounds.newestNanos <= window.newest else { return false }
+        if limits.rejectOldSamples, bounds.oldestNanos < window.oldest { return false }
+        return limits.maxLineBytes <= 0 || bounds.longestLine <= limits.maxLineBytes
     }
 
     /// Loki's `ValidateEntry`, with truncation (which Loki does first) folded in.

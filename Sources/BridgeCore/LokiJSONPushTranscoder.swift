@@ -4,8 +4,10 @@
 /// Accepts exactly what ``LokiJSONPushDecoder`` accepts (the current `stream`/`values` format
 /// and the legacy `labels`/`entries` one, unknown keys ignored, `null` for absent optional
 /// fields) and produces the bytes ``PushBodyBuilder`` would produce from that decoder's streams:
-/// the differential tests hold the two to that. Labels are sorted and escaped by
-/// ``LabelFormatter``; structured metadata is sorted by name.
+/// the differential tests hold the two to that. Labels are sorted and escaped as by
+/// ``LabelFormatter``; structured metadata is sorted by name. One deliberate difference: a
+/// repeated key of a label or metadata object keeps its last value, as in Go's encoding/json
+/// (Loki), where Foundation's decoder keeps the first.
 ///
 /// Why: `JSONDecoder` costs about 3.6 µs per 270-byte line, ten times the rest of the path
 /// (docs/performance.md); this single pass copies each line once.
@@ -38,6 +40,10 @@ private struct JSONPushParser {
     var stream: [UInt8] = []
     var entry: [UInt8] = []
     var stamp: [UInt8] = []
+    /// Scratch of ``labelText()``: unescaped names and values, their ranges, the sort order.
+    var labelBytes: [UInt8] = []
+    var labelPairs: [(name: Range<Int>, value: Range<Int>)] = []
+    var labelOrder: [Int] = []
 
     init(_ input: UnsafeBufferPointer<UInt8>, lineBuffer: UnsafeMutablePointer<UInt8>) {
         self.input = input
@@ -62,7 +68,7 @@ private struct JSONPushParser {
 
     /// One element of `streams`: appends it as `PushRequest.streams` (field 1).
     mutating func streamObject() throws(RecordDecodeError) {
-        var labels: [(String, String)]?
+        var labels: [UInt8]?
         var legacyLabels: String?
         var values: Range<Int>?
         var entries: Range<Int>?
@@ -75,7 +81,7 @@ private struct JSONPushParser {
         try object { (parser, key) throws(RecordDecodeError) in
             switch key {
             case "stream":
-                labels = try parser.nullOr { (parser) throws(RecordDecodeError) in try parser.stringMap() }
+                labels = try parser.nullOr { (parser) throws(RecordDecodeError) in try parser.labelText() }
                 reencode = reencode || encoded
             case "labels":
                 legacyLabels = try parser.nullOr { (parser) throws(RecordDecodeError) in try parser.string() }
@@ -86,7 +92,7 @@ private struct JSONPushParser {
                     reencode = reencode || encoded
                     values = nil
                 } else if let labels, !encoded, !reencode {
-                    ProtoWireWriter.appendLengthDelimited(field: 1, LabelFormatter.format(labels).utf8, to: &parser.stream)
+                    ProtoWireWriter.appendLengthDelimited(field: 1, labels, to: &parser.stream)
                     try parser.array { (parser) throws(RecordDecodeError) in try parser.valueEntry() }
                     encoded = true
                     values = start..<parser.position
@@ -104,7 +110,7 @@ private struct JSONPushParser {
             summary = before
             stream.removeAll(keepingCapacity: true)
             if let labels {
-                ProtoWireWriter.appendLengthDelimited(field: 1, LabelFormatter.format(labels).utf8, to: &stream)
+                ProtoWireWriter.appendLengthDelimited(field: 1, labels, to: &stream)
                 if let values {
                     position = values.lowerBound
                     try array { (parser) throws(RecordDecodeError) in try parser.valueEntry() }
@@ -170,6 +176,7 @@ private struct JSONPushParser {
         PushBodyBuilder.appendTimestamp(nanos, to: &stamp)
         summary.entries += 1
         summary.lineBytes += text.count
+        summary.bounds.include(timestampNanos: nanos, lineBytes: text.count, hasMetadata: !metadata.isEmpty)
         if metadata.isEmpty {
             // The usual entry: its length is known, so it goes straight into the stream
             // without being assembled in `entry` first (one copy of the line less).
@@ -242,6 +249,65 @@ private struct JSONPushParser {
         return map.map { ($0.key, $0.value) }
     }
 
+    /// A stream's labels `{"name": "value", …}` as Loki's label text: the bytes
+    /// ``LabelFormatter/format(_:)`` makes of ``stringMap()``'s pairs (sorted by name, a repeated
+    /// name keeps its last value, values escaped), without a String or a Dictionary per stream.
+    ///
+    /// Names are compared as bytes, which is String order and equality for ASCII. An object with
+    /// a non-ASCII name is read again the String way, since String compares and deduplicates
+    /// those by canonical equivalence.
+    mutating func labelText() throws(RecordDecodeError) -> [UInt8] {
+        let start = position
+        labelBytes.removeAll(keepingCapacity: true)
+        labelPairs.removeAll(keepingCapacity: true)
+        var ascii = true
+        try rawObject { (parser, name) throws(RecordDecodeError) in
+            let nameStart = parser.labelBytes.count
+            parser.labelBytes.append(contentsOf: name)
+            ascii = ascii && name.allSatisfy { $0 < 0x80 }
+            let valueStart = parser.labelBytes.count
+            var bytes: [UInt8] = []
+            swap(&bytes, &parser.labelBytes)  // stringBytes mutates the parser: move the buffer out, no copy
+            try parser.stringBytes(into: &bytes)
+            swap(&bytes, &parser.labelBytes)
+            parser.labelPairs.append((nameStart..<valueStart, valueStart..<parser.labelBytes.count))
+        }
+        guard ascii else {
+            position = start
+            return Array(LabelFormatter.format(try stringMap()).utf8)
+        }
+        // Sorted by name, then by position: the last of equal names is the one kept.
+        labelOrder.removeAll(keepingCapacity: true)
+        labelOrder.append(contentsOf: labelPairs.indices)
+        labelOrder.sort { [labelBytes, labelPairs] a, b in
+            let order = labelBytes[labelPairs[a].name].lexicographicallyPrecedes(labelBytes[labelPairs[b].name])
+            return order || (a < b && labelBytes[labelPairs[a].name] == labelBytes[labelPairs[b].name])
+        }
+        var text: [UInt8] = [UInt8(ascii: "{")]
+        text.reserveCapacity(labelBytes.count + labelPairs.count * 5 + 2)
+        for (rank, index) in labelOrder.enumerated() {
+            let pair = labelPairs[index]
+            if rank + 1 < labelOrder.count, labelBytes[labelPairs[labelOrder[rank + 1]].name] == labelBytes[pair.name] {
+                continue  // a later pair has the same name
+            }
+            if text.count > 1 { text.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: " ")]) }
+            text.append(contentsOf: labelBytes[pair.name])
+            text.append(contentsOf: [UInt8(ascii: "="), UInt8(ascii: "\"")])
+            for byte in labelBytes[pair.value] {
+                switch byte {
+                case UInt8(ascii: "\\"), UInt8(ascii: "\""): text.append(contentsOf: [UInt8(ascii: "\\"), byte])
+                case 0x0A: text.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+                case 0x09: text.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+                case 0x0D: text.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+                default: text.append(byte)
+                }
+            }
+            text.append(UInt8(ascii: "\""))
+        }
+        text.append(UInt8(ascii: "}"))
+        return text
+    }
+
     // MARK: - JSON grammar
 
     /// Calls `member` for each key of an object, positioned at its value.
@@ -249,6 +315,15 @@ private struct JSONPushParser {
     /// - Parameter skipping: the object is being skipped: keys are not checked for UTF-8.
     mutating func object(
         skipping: Bool = false, _ member: (inout JSONPushParser, String) throws(RecordDecodeError) -> Void
+    ) throws(RecordDecodeError) {
+        try rawObject(skipping: skipping) { (parser, key) throws(RecordDecodeError) in
+            try member(&parser, String(decoding: key, as: UTF8.self))
+        }
+    }
+
+    /// ``object(skipping:_:)`` with each key as its unescaped UTF-8 bytes.
+    mutating func rawObject(
+        skipping: Bool = false, _ member: (inout JSONPushParser, [UInt8]) throws(RecordDecodeError) -> Void
     ) throws(RecordDecodeError) {
         try expect(UInt8(ascii: "{"), "an object")
         skipWhitespace()
@@ -265,9 +340,8 @@ private struct JSONPushParser {
             }
             var keyBytes: [UInt8] = []
             try stringBytes(into: &keyBytes, checkUTF8: !skipping)
-            let key = String(decoding: keyBytes, as: UTF8.self)
             try expect(UInt8(ascii: ":"), "':' after an object key")
-            try member(&self, key)
+            try member(&self, keyBytes)
             skipWhitespace()
             switch next() {
             case UInt8(ascii: ","): continue

@@ -13,6 +13,8 @@ package enum LokiProtobufScanner {
         package var entries: Int = 0
         /// Sum of the line lengths in bytes.
         package var lineBytes: Int = 0
+        /// Extremes over the entries (the validator's shortcut).
+        package var bounds = EntryBounds()
     }
 
     /// Scans `bytes` (an uncompressed PushRequest).
@@ -63,7 +65,7 @@ package enum LokiProtobufScanner {
                 sawLabels = !labels.isEmpty
             case (2, 2):
                 let entry = try reader.readLengthDelimited()
-                summary.lineBytes += try scanEntry(buffer, entry)
+                try scanEntry(buffer, entry, into: &summary)
                 summary.entries += 1
             case (1, _), (2, _):
                 throw RecordDecodeError(.protobuf, "StreamAdapter field \(field) has wire type \(wireType)")
@@ -74,25 +76,36 @@ package enum LokiProtobufScanner {
         guard sawLabels else { throw RecordDecodeError(.protobuf, "stream without labels") }
     }
 
-    /// Returns the line length of one EntryAdapter.
+    /// Measures one EntryAdapter: its line length, timestamp and whether it has metadata. A
+    /// repeated field keeps its last value, as in ``EntryValidator``.
     private static func scanEntry(
-        _ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>
-    ) throws(RecordDecodeError) -> Int {
+        _ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into summary: inout Summary
+    ) throws(RecordDecodeError) {
         var reader = ProtoWireReader(buffer, start: range.lowerBound, end: range.upperBound)
         var lineBytes = 0
+        var seconds: Int64 = 0
+        var nanos: Int32 = 0
+        var metadata = false
         while !reader.isAtEnd {
             let (field, wireType) = try reader.readTag()
             switch (field, wireType) {
-            case (1, 2), (3, 2):
-                _ = try reader.readLengthDelimited()
+            case (1, 2):
+                let timestamp = try reader.readLengthDelimited()
+                try LokiEntryWire.readTimestamp(buffer, timestamp, seconds: &seconds, nanos: &nanos)
             case (2, 2):
                 lineBytes = try reader.readLengthDelimited().count
+            case (3, 2):
+                _ = try reader.readLengthDelimited()
+                metadata = true
             case (1, _), (2, _), (3, _):
                 throw RecordDecodeError(.protobuf, "EntryAdapter field \(field) has wire type \(wireType)")
             default:
                 try reader.skip(wireType: wireType)
             }
         }
-        return lineBytes
+        summary.lineBytes += lineBytes
+        summary.bounds.include(
+            timestampNanos: LokiEntryWire.unixNanos(seconds: seconds, nanos: nanos), lineBytes: lineBytes,
+            hasMetadata: metadata)
     }
 }

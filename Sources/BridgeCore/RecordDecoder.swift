@@ -57,14 +57,15 @@ package struct RecordDecoder: Sendable {
             return DecodedRecord(
                 tenant: tenant, content: .protobuf(wire), streamCount: summary.streams,
                 entryCount: summary.entries, lineBytes: summary.lineBytes, encodedBytes: wire.count,
-                compressed: compressed)
+                compressed: compressed, entryBounds: summary.bounds)
         case .json(let gzipped):
             let raw = gzipped ? try decompressor.gunzip(value, limit: options.maxDecompressedBytes) : value
             // Straight to protobuf stream fields: from here on JSON takes the protobuf fast path.
             let (summary, wire) = try LokiJSONPushTranscoder.transcode(raw)
             return DecodedRecord(
                 tenant: tenant, content: .protobuf(wire), streamCount: summary.streams,
-                entryCount: summary.entries, lineBytes: summary.lineBytes, encodedBytes: wire.count)
+                entryCount: summary.entries, lineBytes: summary.lineBytes, encodedBytes: wire.count,
+                entryBounds: summary.bounds)
         }
     }
 

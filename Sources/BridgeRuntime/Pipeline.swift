@@ -194,13 +194,14 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     /// bad labels).
     private func validated(_ record: DecodedRecord, now: Int64) throws(RecordDecodeError) -> Prepared {
         guard let validator else { return Prepared(record: record, rejected: nil, truncated: 0, rejectedEntries: 0) }
-        let outcome = try validator.validate(record.content, now: now)
+        let outcome = try validator.validate(record.content, bounds: record.entryBounds, now: now)
         guard !outcome.isUnchanged else {
             return Prepared(record: record, rejected: nil, truncated: 0, rejectedEntries: 0)
         }
         var checked = record
         checked.content = outcome.content
         checked.compressed = nil  // the received block no longer holds the content
+        checked.entryBounds = nil
         checked.entryCount = outcome.entriesKept
         if case .protobuf(let bytes) = outcome.content { checked.encodedBytes = bytes.count }
         var rejected: (String, String)?

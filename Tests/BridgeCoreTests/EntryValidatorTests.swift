@@ -60,7 +60,13 @@ private struct Both {
     init(_ streams: [LokiStream], _ validator: EntryValidator, sourceLocation: SourceLocation = #_sourceLocation) throws
     {
         json = validator.validate(streams: streams, now: V.now)
-        proto = try validator.validate(protobuf: V.protobuf(streams), now: V.now)
+        let bytes = V.protobuf(streams)
+        proto = try validator.validate(protobuf: bytes, now: V.now)
+        // With the scanner's bounds (the shortcut that checks only labels when every entry is
+        // within the limits) the outcome must be the same.
+        let bounds = try LokiProtobufScanner.scan(bytes).0.bounds
+        let shortcut = try validator.validate(protobuf: bytes, bounds: bounds, now: V.now)
+        #expect(shortcut == proto, "the outcome with the scanner's bounds differs", sourceLocation: sourceLocation)
         #expect(
             proto.content == V.protobuf(json.content),
             "protobuf and JSON paths differ",
@@ -573,6 +579,69 @@ struct EntryValidatorTests {
         let both = try Both(streams, EntryValidator())
         #expect(both.json.isUnchanged && both.json.content == streams)
         #expect(both.json.entriesKept == 100)
+    }
+
+    // MARK: The shortcut with entry bounds
+
+    /// The bounds are trusted: with bounds that claim every entry is fine, a too-old entry is
+    /// kept. (They come from the scan of the same bytes in the product; this shows the shortcut
+    /// is taken.) Labels are still checked.
+    @Test func boundsWithinTheLimitsSkipTheEntryChecksButNotTheLabels() throws {
+        let tooOld = [V.stream([V.entry(V.now - V.maxAge - 1)])]
+        var claim = EntryBounds()
+        claim.include(timestampNanos: V.now, lineBytes: 4, hasMetadata: false)
+        let validator = EntryValidator()
+        let trusted = try validator.validate(protobuf: V.protobuf(tooOld), bounds: claim, now: V.now)
+        #expect(trusted.isUnchanged && trusted.entriesKept == 1)
+        let honest = try LokiProtobufScanner.scan(V.protobuf(tooOld)).0.bounds
+        let checked = try validator.validate(protobuf: V.protobuf(tooOld), bounds: honest, now: V.now)
+        #expect(checked.entriesRejected == 1, "bounds outside the window take the full pass")
+
+        // Bounds of another request (here: of nothing) are not used.
+        let unmeasured = try validator.validate(protobuf: V.protobuf(tooOld), bounds: EntryBounds(), now: V.now)
+        #expect(unmeasured.entriesRejected == 1, "bounds that saw fewer entries take the full pass")
+
+        let badLabels = [V.stream("{1x=\"y\"}", [V.entry()]), V.stream([V.entry()])]
+        claim.include(timestampNanos: V.now, lineBytes: 4, hasMetadata: false)  // two entries, as in badLabels
+        let outcome = try validator.validate(protobuf: V.protobuf(badLabels), bounds: claim, now: V.now)
+        #expect(outcome.entriesRejected == 1 && outcome.entriesKept == 1)
+        #expect(outcome.content == V.protobuf([V.stream([V.entry()])]))
+    }
+
+    /// Every edge of the limits, with and without the shortcut, on requests whose entries are
+    /// mostly within them (so the shortcut is taken often) and labels sometimes invalid.
+    @Test(arguments: [5, 6, 7, 8])
+    func theShortcutAgreesWithTheFullPass(seed: UInt64) throws {
+        var random = SplitMix64(seed: seed)
+        let times = [V.now, V.now - V.maxAge, V.now - V.maxAge - 1, V.now + V.grace, V.now + V.grace + 1]
+        let lines = ["", "exactly 16 bytes", "seventeen bytes!!"]
+        let labels = [#"{app="a"}"#, #"{app="b", env="prod"}"#, #"{1x="y"}"#]
+        let limits = EntryLimits(maxLineBytes: 16, maxStructuredMetadataEntries: 2)
+        let validator = EntryValidator(limits: limits, maxListedRejections: .max)
+        var shortcuts = 0
+        for _ in 0..<200 {
+            let streams = (0..<Int.random(in: 1...3, using: &random)).map { _ in
+                let entries = (0..<Int.random(in: 0...3, using: &random)).map { _ in
+                    let unusual = random.next() % 8 == 0
+                    return V.entry(
+                        unusual ? times.randomElement(using: &random)! : V.now,
+                        unusual ? lines.randomElement(using: &random)! : "line",
+                        random.next() % 16 == 0 ? [("m", "x")] : [])
+                }
+                return V.stream(random.next() % 8 == 0 ? labels.randomElement(using: &random)! : labels[0], entries)
+            }
+            let bytes = V.protobuf(streams)
+            let bounds = try LokiProtobufScanner.scan(bytes).0.bounds
+            let full = try validator.validate(protobuf: bytes, now: V.now)
+            let short = try validator.validate(protobuf: bytes, bounds: bounds, now: V.now)
+            #expect(short == full)
+            if bounds.oldestNanos >= V.now - V.maxAge, bounds.newestNanos <= V.now + V.grace, bounds.longestLine <= 16,
+                !bounds.hasMetadata
+            {
+                shortcuts += 1
+            }
+        }
+        #expect(shortcuts > 20, "the generator must produce requests the shortcut applies to")
     }
 
     // MARK: Both paths agree on random requests

@@ -26,6 +26,8 @@ struct LokiJSONPushTranscoderTests {
         #expect(summary.streams == reference.count)
         #expect(summary.entries == reference.reduce(0) { $0 + $1.entries.count })
         #expect(summary.lineBytes == reference.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.line.utf8.count } })
+        // The validator trusts these bounds: they must be what a scan of the output finds.
+        #expect(summary.bounds == (try? LokiProtobufScanner.scan(wire).0.bounds), comment)
         return true
     }
 
@@ -60,9 +62,30 @@ struct LokiJSONPushTranscoderTests {
         #"{"streams":[{"stream":{"k":"v"},"values":[["-1","before 1970"]]}]}"#,
         #"{"streams":[{"stream":{"k":"v",},"values":[["1","trailing commas",],]},],}"#,
         #"{"streams":[{"stream":{"k":"v"},"values":[["9223372036854775808","overflow"]]}]}"#,
+        // Label objects: names that sort by bytes, escaped names, non-ASCII names.
+        #"{"streams":[{"stream":{"b":"1","a":"2","ab":"4","A":"5","a_":"6"},"values":[["1","x"]]}]}"#,
+        #"{"streams":[{"stream":{"q\"uote":"v","back\\slash":"w","new\nline":"x"},"values":[["1","x"]]}]}"#,
+        #"{"streams":[{"stream":{"\u00e9":"1","e":"2","z":"3","\u00e0":"4"},"values":[["1","x"]]}]}"#,
+        #"{"streams":[{"stream":{"k":"tab\t cr\r lf\n nul\u0000 quote\" back\\ slash\/"},"values":[["1","x"]]}]}"#,
+        #"{"streams":[{"stream":{ "k" : "v" , "j":"w" },"values":[["1","x"]]}]}"#,
+        #"{"streams":[{"stream":{},"values":[["1","x"]]}]}"#,
     ])
     func edgeCases(_ json: String) {
         Self.agree(Array(json.utf8))
+    }
+
+    /// Foundation's decoder (the reference) keeps the first of repeated object keys and does not
+    /// even read the others; Go's encoding/json, which Loki uses, keeps the last. The transcoder
+    /// follows Loki.
+    @Test("a repeated label name keeps its last value, as in Loki")
+    func repeatedLabelNames() throws {
+        let json = #"{"streams":[{"stream":{"b":"1","a":"2","b":"3"},"values":[["1","x"]]}]}"#
+        let (_, wire) = try LokiJSONPushTranscoder.transcode(Array(json.utf8))
+        var expected: [UInt8] = []
+        PushBodyBuilder.appendStreams(
+            [LokiStream(labels: #"{a="2", b="3"}"#, entries: [LokiEntry(timestampNanos: 1, line: "x")])], to: &expected)
+        #expect(wire == expected)
+        #expect(Self.errorText(Array(#"{"streams":[{"stream":{"a":"1","a":2},"values":[]}]}"#.utf8)).contains("string"))
     }
 
     @Test("invalid UTF-8 and raw control characters are refused, like the Codable decoder")

@@ -21,6 +21,38 @@ struct LokiProtobufScannerTests {
         #expect(summary.counts == [2, 2, 6])
     }
 
+    @Test func measuresTheExtremesOfTimestampsAndLines() throws {
+        let body = TestWire.pushRequest([
+            TestWire.stream(
+                labels: "{a=\"1\"}",
+                entries: [TestWire.entry(seconds: 5, line: "four"), TestWire.entry(seconds: 3, nanos: 7, line: "")]),
+            TestWire.stream(labels: "{a=\"2\"}", entries: [TestWire.entry(seconds: 9, nanos: 1, line: "seven!!")]),
+        ])
+        let bounds = try LokiProtobufScanner.scan(body).0.bounds
+        #expect(bounds.oldestNanos == 3_000_000_007)
+        #expect(bounds.newestNanos == 9_000_000_001)
+        #expect(bounds.longestLine == 7)
+        #expect(!bounds.hasMetadata)
+    }
+
+    @Test func boundsFollowProtobufsRulesForRepeatedFieldsAndSeeMetadata() throws {
+        // Two timestamp fields merge (seconds of the second, nanos of the first); the last line
+        // field wins; a missing timestamp is the epoch.
+        let merged = TestWire.lengthDelimited(1, TestWire.timestamp(seconds: 1, nanos: 5))
+            + TestWire.lengthDelimited(1, TestWire.timestamp(seconds: 2, nanos: 0))
+            + TestWire.string(2, "a much longer first line") + TestWire.string(2, "short")
+        let withMetadata = TestWire.entry(seconds: 4, line: "x", metadata: [("k", "v")])
+        let epoch = TestWire.string(2, "no timestamp")
+        let body = TestWire.pushRequest([TestWire.stream(labels: "{a=\"1\"}", entries: [merged, withMetadata])])
+        var bounds = try LokiProtobufScanner.scan(body).0.bounds
+        #expect(bounds.oldestNanos == 2_000_000_005)
+        #expect(bounds.newestNanos == 4_000_000_000)
+        #expect(bounds.longestLine == 5)
+        #expect(bounds.hasMetadata)
+        bounds = try LokiProtobufScanner.scan(TestWire.pushRequest([TestWire.stream(labels: "{a=\"1\"}", entries: [epoch])])).0.bounds
+        #expect(bounds.oldestNanos == 0 && bounds.newestNanos == 0 && bounds.longestLine == 12)
+    }
+
     @Test func emptyRequestIsValidAndEmpty() throws {
         let (summary, forwarded) = try LokiProtobufScanner.scan([])
         #expect(summary.counts == [0, 0, 0])
