@@ -456,6 +456,14 @@ private struct JSONPushParser {
                 return count
             case UInt8(ascii: "\\"):
                 position += 1
+                // One-byte escapes (quotes, backslashes, \n, …) are most of a log line's
+                // escapes: written directly, without building an encoded scalar.
+                if let unit = position < input.count ? Self.singleByteEscapes[Int(input[position])] : nil {
+                    (lineBuffer + count).initialize(to: unit)
+                    count += 1
+                    position += 1
+                    continue
+                }
                 for unit in try escapedScalar() {
                     (lineBuffer + count).initialize(to: unit)
                     count += 1
@@ -521,6 +529,19 @@ private struct JSONPushParser {
             }
         }
         throw fail("unterminated string")
+    }
+
+    /// The byte each one-byte escape `\X` stands for, by `X`; nil for `u` and invalid escapes.
+    private static let singleByteEscapes: [UInt8?] = (0..<256).map { byte in
+        switch UInt8(byte) {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): UInt8(byte)
+        case UInt8(ascii: "b"): 0x08
+        case UInt8(ascii: "f"): 0x0C
+        case UInt8(ascii: "n"): 0x0A
+        case UInt8(ascii: "r"): 0x0D
+        case UInt8(ascii: "t"): 0x09
+        default: nil
+        }
     }
 
     private mutating func escape(into target: inout [UInt8]) throws(RecordDecodeError) {

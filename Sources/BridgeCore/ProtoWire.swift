@@ -78,12 +78,20 @@ package enum ProtoWireWriter {
     /// Appends a base-128 varint.
     @inlinable
     package static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
-        var value = value
-        while value >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
+        guard value >= 0x80 else { return out.append(UInt8(value)) }
+        // Built on the stack and appended once: an append per byte costs a uniqueness and a
+        // capacity check each (measurable in the JSON transcoder, a few varints per line).
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 10) { buffer in
+            var value = value
+            var count = 0
+            while value >= 0x80 {
+                buffer.initializeElement(at: count, to: UInt8(truncatingIfNeeded: value) | 0x80)
+                value >>= 7
+                count += 1
+            }
+            buffer.initializeElement(at: count, to: UInt8(value))
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[...count]))
         }
-        out.append(UInt8(value))
     }
 
     /// The number of bytes `appendVarint` writes for `value`.
