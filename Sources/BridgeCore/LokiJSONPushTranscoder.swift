@@ -134,7 +134,7 @@ private struct JSONPushParser {
         try expect(UInt8(ascii: "["), "an entry array [\"<unix ns>\", \"line\"]")
         let nanos = try timestamp()
         try expect(UInt8(ascii: ","), "',' and the line after the timestamp")
-        let lineCount = try lineBytes()
+        let line = try lineBytes()
         var metadata: [(String, String)] = []
         skipWhitespace()
         if peek() == UInt8(ascii: ","), skipComma(), peek() != UInt8(ascii: "]") {
@@ -145,7 +145,7 @@ private struct JSONPushParser {
             }
         }
         try expect(UInt8(ascii: "]"), "']' closing the entry")
-        appendEntry(nanos: nanos, line: UnsafeBufferPointer(start: lineBuffer, count: lineCount), metadata: metadata)
+        appendEntry(nanos: nanos, line: line, metadata: metadata)
     }
 
     /// `{"ts": "<RFC 3339>", "line": "…"}` (legacy format).
@@ -182,10 +182,32 @@ private struct JSONPushParser {
             // without being assembled in `entry` first (one copy of the line less).
             let length = 2 + ProtoWireWriter.varintSize(UInt64(stamp.count)) + stamp.count
                 + ProtoWireWriter.varintSize(UInt64(text.count)) + text.count
-            stream.append(0x12)  // field 2 (entries), length-delimited
-            ProtoWireWriter.appendVarint(UInt64(length), to: &stream)
-            ProtoWireWriter.appendLengthDelimited(field: 1, stamp, to: &stream)
-            ProtoWireWriter.appendLengthDelimited(field: 2, text, to: &stream)
+            // Everything before the line is assembled on the stack and appended once (an
+            // append per field costs a uniqueness and capacity check each).
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { header in
+                var count = 0
+                func put(_ byte: UInt8) {
+                    header.initializeElement(at: count, to: byte)
+                    count += 1
+                }
+                func put(varint value: Int) {
+                    var value = UInt64(value)
+                    while value >= 0x80 {
+                        put(UInt8(truncatingIfNeeded: value) | 0x80)
+                        value >>= 7
+                    }
+                    put(UInt8(value))
+                }
+                put(0x12)  // field 2 (entries), length-delimited
+                put(varint: length)
+                put(0x0A)  // field 1 (timestamp)
+                put(varint: stamp.count)  // at most 17 bytes of timestamp follow
+                for byte in stamp { put(byte) }
+                put(0x12)  // field 2 (line)
+                put(varint: text.count)
+                stream.append(contentsOf: UnsafeBufferPointer(rebasing: header[..<count]))
+            }
+            stream.append(contentsOf: text)
             return
         }
         entry.removeAll(keepingCapacity: true)
@@ -224,19 +246,19 @@ private struct JSONPushParser {
     /// The value of the ASCII digits starting at `start` and closed by a quote (positioned
     /// after the quote), or nil for anything else, overflow included (the general path decides).
     mutating func plainDigits(from start: Int) -> Int64? {
-        var value: Int64 = 0
+        // Up to 19 digits fit a UInt64 without overflow checks; Int64(exactly:) refuses what is
+        // above Int64.max, and 20 digits or more go to the general path (leading zeros included).
+        var value: UInt64 = 0
         var index = start
         while index < input.count {
-            let byte = input[index]
-            if byte == UInt8(ascii: "\""), index > start {
+            let digit = input[index] &- UInt8(ascii: "0")
+            guard digit < 10 else {
+                guard input[index] == UInt8(ascii: "\""), index > start, let nanos = Int64(exactly: value) else { return nil }
                 position = index + 1
-                return value
+                return nanos
             }
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times10.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
-            guard !overflow1, !overflow2 else { return nil }
-            value = sum
+            guard index - start < 19 else { return nil }
+            value = value &* 10 &+ UInt64(digit)
             index += 1
         }
         return nil
@@ -432,15 +454,24 @@ private struct JSONPushParser {
         throw fail("unterminated string")
     }
 
-    /// Unescapes a JSON string (an entry's line) into ``lineBuffer``, returning its length.
+    /// An entry's line: the JSON string's bytes in the input when it has no escape and only
+    /// ASCII (the usual line, no copy), otherwise unescaped into ``lineBuffer``. Valid until the
+    /// next line is read.
     ///
     /// The same rules as ``stringBytes(into:checkUTF8:)`` (UTF-8 checked), written with plain
     /// pointer copies: lines of JSON logs carry an escape every few bytes, and an array append
     /// per run and per escape was the bulk of the transcoder's time.
-    mutating func lineBytes() throws(RecordDecodeError) -> Int {
+    mutating func lineBytes() throws(RecordDecodeError) -> UnsafeBufferPointer<UInt8> {
         try expect(UInt8(ascii: "\""), "a string")
         guard let base = input.baseAddress else { throw fail("unterminated string") }
-        var count = 0
+        let start = position
+        skipPlainBytes()
+        if position < input.count, input[position] == UInt8(ascii: "\"") {
+            position += 1
+            return UnsafeBufferPointer(start: base + start, count: position - 1 - start)
+        }
+        var count = position - start
+        if count > 0 { lineBuffer.initialize(from: base + start, count: count) }
         while position < input.count {
             let runStart = position
             skipPlainBytes()
@@ -453,7 +484,7 @@ private struct JSONPushParser {
             switch byte {
             case UInt8(ascii: "\""):
                 position += 1
-                return count
+                return UnsafeBufferPointer(start: lineBuffer, count: count)
             case UInt8(ascii: "\\"):
                 position += 1
                 // One-byte escapes (quotes, backslashes, \n, …) are most of a log line's

@@ -62,6 +62,9 @@ struct LokiJSONPushTranscoderTests {
         #"{"streams":[{"stream":{"k":"v"},"values":[["-1","before 1970"]]}]}"#,
         #"{"streams":[{"stream":{"k":"v",},"values":[["1","trailing commas",],]},],}"#,
         #"{"streams":[{"stream":{"k":"v"},"values":[["9223372036854775808","overflow"]]}]}"#,
+        #"{"streams":[{"stream":{"k":"v"},"values":[["9223372036854775807","max"],["00000000000000000000042","zeros"]]}]}"#,
+        #"{"streams":[{"stream":{"k":"v"},"values":[["99999999999999999999","20 digits"],["18446744073709551616","2^64"]]}]}"#,
+        #"{"streams":[{"stream":{"k":"v"},"values":[["","empty"]]}]}"#, #"{"streams":[{"stream":{"k":"v"},"values":[["1 ","space"]]}]}"#,
         // Label objects: names that sort by bytes, escaped names, non-ASCII names.
         #"{"streams":[{"stream":{"b":"1","a":"2","ab":"4","A":"5","a_":"6"},"values":[["1","x"]]}]}"#,
         #"{"streams":[{"stream":{"q\"uote":"v","back\\slash":"w","new\nline":"x"},"values":[["1","x"]]}]}"#,
