@@ -36,8 +36,10 @@ package struct KafkaConsumerConfiguration: Sendable {
         "partition.assignment.strategy": "cooperative-sticky",
         "client.id": "kafka-loki-bridge",
         "auto.offset.reset": "earliest",
-        // librdkafka's 1 GiB default local queue would defeat the bridge's memory budget.
-        "queued.max.messages.kbytes": "65536",
+        // librdkafka's 1 GiB default local queue would defeat the bridge's memory budget. 32 MiB:
+        // with 64 MiB one of three JSON bench runs peaked at 262 MiB RSS; with 32 MiB, three runs
+        // per format peaked at 143-167 MiB at the same throughput (docs/performance.md).
+        "queued.max.messages.kbytes": "32768",
     ]
 
     /// Defaults applied only when the librdkafka loaded at run time knows the property (older
