@@ -127,3 +127,21 @@ def test_backlog_tail_is_pushed_when_caught_up_not_after_batch_wait(broker, loki
     pushes = bridge.metrics().sum("kafka_loki_bridge_pushes_total")
     assert pushes > 4, "the backlog must fill several batches for the rule to apply"
     assert bridge.terminate() == 0
+
+
+def test_records_larger_than_a_batch_are_split_and_delivered_whole(broker, loki, bridges, names, zero_loss):
+    """Records of ~300 KB decoded (1500 lines over 4 streams) against 64 KiB batches: each
+    record is split at stream boundaries into pieces pushed in different batches (a stream
+    larger than a batch travels alone), and the record is done only when every piece is in
+    Loki. Every line arrives and the group commits to the log end."""
+    topic = names.topic("split", partitions=2)
+    group = names.group()
+    gen = LogGenerator(("team-a", "team-b"))
+    produced = produce_lines(broker.bootstrap, topic, gen, 12000, lines_per_record=1500, streams_per_record=4,
+                             formats=FORMATS, tenant_in=("header",))
+    assert len({(e.topic, e.partition, e.offset) for e in produced}) == 8
+    bridge = bridges.start([topic], group, extra_env={"BATCH_MAX_BYTES": "64KiB"})
+    zero_loss(produced, group, [topic], timeout=90)
+    pushes = bridge.metrics().sum("kafka_loki_bridge_pushes_total")
+    assert pushes >= 8 * 4, f"each of the 8 records should take at least 4 pushes, saw {pushes}"
+    assert bridge.terminate() == 0
