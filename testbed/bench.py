@@ -151,7 +151,9 @@ def run_throughput(broker: Broker, topic: str, fill: dict) -> dict:
         "steady_lines_per_s": 0.99 * stats["entries"] / steady_seconds if steady_seconds > 0 else None,
         "cpu_s": cpu, "cpu_s_per_million_lines": cpu / stats["entries"] * 1e6, "peak_rss_mib": rss,
         "cpu_s_at_first_lines": first_seen[0],
-        "cpu_s_per_million_lines_flowing": (cpu - first_seen[0]) / (stats["entries"] - first_seen[1]) * 1e6,
+        # A run so short that every line came with the first look has no "while flowing" part.
+        "cpu_s_per_million_lines_flowing": ((cpu - first_seen[0]) / (stats["entries"] - first_seen[1]) * 1e6
+                                            if stats["entries"] > first_seen[1] else cpu / stats["entries"] * 1e6),
         "startup_seconds": first_push - started, "total_seconds": last_push - started, "pushes": stats["pushes"],
         "problems": stats["problems"], "last_problem": stats["last_problem"],
         "fingerprint_ok": stats["line_hash_sum"] == str(fill["line_hash_sum"]) and stats["entries"] == fill["lines"],
