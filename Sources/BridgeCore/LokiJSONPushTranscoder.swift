@@ -191,12 +191,7 @@ private struct JSONPushParser {
                     count += 1
                 }
                 func put(varint value: Int) {
-                    var value = UInt64(value)
-                    while value >= 0x80 {
-                        put(UInt8(truncatingIfNeeded: value) | 0x80)
-                        value >>= 7
-                    }
-                    put(UInt8(value))
+                    count = ProtoWireWriter.writeVarint(UInt64(value), into: header, at: count)
                 }
                 put(0x12)  // field 2 (entries), length-delimited
                 put(varint: length)
@@ -312,19 +307,8 @@ private struct JSONPushParser {
             if rank + 1 < labelOrder.count, labelBytes[labelPairs[labelOrder[rank + 1]].name] == labelBytes[pair.name] {
                 continue  // a later pair has the same name
             }
-            if text.count > 1 { text.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: " ")]) }
-            text.append(contentsOf: labelBytes[pair.name])
-            text.append(contentsOf: [UInt8(ascii: "="), UInt8(ascii: "\"")])
-            for byte in labelBytes[pair.value] {
-                switch byte {
-                case UInt8(ascii: "\\"), UInt8(ascii: "\""): text.append(contentsOf: [UInt8(ascii: "\\"), byte])
-                case 0x0A: text.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-                case 0x09: text.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-                case 0x0D: text.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-                default: text.append(byte)
-                }
-            }
-            text.append(UInt8(ascii: "\""))
+            LabelFormatter.appendPair(
+                name: labelBytes[pair.name], value: labelBytes[pair.value], separated: text.count > 1, to: &text)
         }
         text.append(UInt8(ascii: "}"))
         return text

@@ -48,25 +48,31 @@ package enum LabelFormatter {
     /// Formats `labels` as `{a="1", b="2"}`, sorted by name (the order Loki itself uses), with
     /// values escaped like Go's `strconv.Quote` for the characters that matter (`\`, `"`, newline).
     package static func format(_ labels: [(String, String)]) -> String {
-        let sorted = labels.sorted { $0.0 < $1.0 }
-        var out = "{"
-        for (index, (name, value)) in sorted.enumerated() {
-            if index > 0 { out += ", " }
-            out += name
-            out += "=\""
-            for scalar in value.unicodeScalars {
-                switch scalar {
-                case "\\": out += "\\\\"
-                case "\"": out += "\\\""
-                case "\n": out += "\\n"
-                case "\t": out += "\\t"
-                case "\r": out += "\\r"
-                default: out.unicodeScalars.append(scalar)
-                }
-            }
-            out += "\""
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        for (index, (name, value)) in labels.sorted(by: { $0.0 < $1.0 }).enumerated() {
+            appendPair(name: name.utf8, value: value.utf8, separated: index > 0, to: &out)
         }
-        out += "}"
-        return out
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `name="value"` (after `, ` when `separated`) with the value escaped. The escaped
+    /// characters are ASCII, so escaping UTF-8 bytes one by one is escaping the characters.
+    package static func appendPair(
+        name: some Collection<UInt8>, value: some Collection<UInt8>, separated: Bool, to out: inout [UInt8]
+    ) {
+        if separated { out.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: " ")]) }
+        out.append(contentsOf: name)
+        out.append(contentsOf: [UInt8(ascii: "="), UInt8(ascii: "\"")])
+        for byte in value {
+            switch byte {
+            case UInt8(ascii: "\\"), UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), byte])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
     }
 }

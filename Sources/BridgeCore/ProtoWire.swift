@@ -82,16 +82,24 @@ package enum ProtoWireWriter {
         // Built on the stack and appended once: an append per byte costs a uniqueness and a
         // capacity check each (measurable in the JSON transcoder, a few varints per line).
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 10) { buffer in
-            var value = value
-            var count = 0
-            while value >= 0x80 {
-                buffer.initializeElement(at: count, to: UInt8(truncatingIfNeeded: value) | 0x80)
-                value >>= 7
-                count += 1
-            }
-            buffer.initializeElement(at: count, to: UInt8(value))
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[...count]))
+            let count = writeVarint(value, into: buffer, at: 0)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
         }
+    }
+
+    /// Writes `value` as a base-128 varint into `buffer` from `index` (uninitialized trivial
+    /// bytes are fine; at most 10 are written) and returns the index after it.
+    @inlinable
+    package static func writeVarint(_ value: UInt64, into buffer: UnsafeMutableBufferPointer<UInt8>, at index: Int) -> Int {
+        var value = value
+        var index = index
+        while value >= 0x80 {
+            buffer.initializeElement(at: index, to: UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+            index += 1
+        }
+        buffer.initializeElement(at: index, to: UInt8(value))
+        return index + 1
     }
 
     /// The number of bytes `appendVarint` writes for `value`.
