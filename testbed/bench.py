@@ -100,9 +100,14 @@ class Sink:
         stop_process(self.proc)
 
 
+# Extra variables for the bridge (--bridge-env), e.g. to compare a setting against the default.
+BRIDGE_EXTRA_ENV: Dict[str, str] = {}
+
+
 def bridge_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     # The product's defaults for batching and commits (testbed.Bridge shortens them for tests).
     env = {"BATCH_WAIT": "1s", "KAFKA_COMMIT_INTERVAL": "1s", "LOG_LEVEL": "notice"}
+    env.update(BRIDGE_EXTRA_ENV)
     env.update(extra or {})
     return env
 
@@ -201,7 +206,14 @@ def main() -> int:
     parser.add_argument("--skip-micro", action="store_true")
     parser.add_argument("--runs", type=int, default=3,
                         help="bridge runs per format (same records, fresh group each); the median run is reported")
+    parser.add_argument("--bridge-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="an extra environment variable for the bridge (repeatable), to measure a setting")
     args = parser.parse_args()
+    for item in args.bridge_env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            parser.error(f"--bridge-env wants KEY=VALUE, got {item!r}")
+        BRIDGE_EXTRA_ENV[key] = value
     OUT.mkdir(parents=True, exist_ok=True)
     for binary in (BENCH_BIN, BRIDGE_BIN):
         if not binary.exists():

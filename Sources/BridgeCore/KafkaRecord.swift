@@ -57,11 +57,22 @@ package struct KafkaRecord: Sendable {
     ///
     /// The last one wins, like Go's `http.Header.Set` overwriting earlier values.
     package func header(_ name: String) -> String? {
-        for header in headers.reversed() where header.key.lowercased() == name.lowercased() {
+        for header in headers.reversed() where Self.equalIgnoringASCIICase(header.key, name) {
             guard let value = header.value else { return nil }
             return String(decoding: value, as: UTF8.self)
         }
         return nil
+    }
+
+    /// Whether `a` and `b` are equal when ASCII letters are compared without case (HTTP header
+    /// names are ASCII). Runs for a few headers of every record, so it allocates nothing.
+    static func equalIgnoringASCIICase(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        for (x, y) in zip(a.utf8, b.utf8) where x != y {
+            // Letters differ only in the 0x20 bit; a match must be a letter on both sides.
+            guard x | 0x20 == y | 0x20, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(x | 0x20) else { return false }
+        }
+        return true
     }
 
     /// Size used for the in-flight memory budget: value, key and header bytes.

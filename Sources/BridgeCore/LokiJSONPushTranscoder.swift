@@ -172,15 +172,15 @@ private struct JSONPushParser {
 
     /// Appends `EntryAdapter { timestamp, line, metadata }` to the current stream.
     mutating func appendEntry(nanos: Int64, line text: UnsafeBufferPointer<UInt8>, metadata: [(String, String)]) {
-        stamp.removeAll(keepingCapacity: true)
-        PushBodyBuilder.appendTimestamp(nanos, to: &stamp)
         summary.entries += 1
         summary.lineBytes += text.count
         summary.bounds.include(timestampNanos: nanos, lineBytes: text.count, hasMetadata: !metadata.isEmpty)
+        let timestamp = ProtoTimestamp(nanos)
         if metadata.isEmpty {
             // The usual entry: its length is known, so it goes straight into the stream
             // without being assembled in `entry` first (one copy of the line less).
-            let length = 2 + ProtoWireWriter.varintSize(UInt64(stamp.count)) + stamp.count
+            let stampSize = timestamp.encodedSize
+            let length = 2 + ProtoWireWriter.varintSize(UInt64(stampSize)) + stampSize
                 + ProtoWireWriter.varintSize(UInt64(text.count)) + text.count
             // Everything before the line is assembled on the stack and appended once (an
             // append per field costs a uniqueness and capacity check each).
@@ -196,8 +196,8 @@ private struct JSONPushParser {
                 put(0x12)  // field 2 (entries), length-delimited
                 put(varint: length)
                 put(0x0A)  // field 1 (timestamp)
-                put(varint: stamp.count)  // at most 17 bytes of timestamp follow
-                for byte in stamp { put(byte) }
+                put(varint: stampSize)  // at most 17 bytes of timestamp follow
+                count = timestamp.write(into: header, at: count)
                 put(0x12)  // field 2 (line)
                 put(varint: text.count)
                 stream.append(contentsOf: UnsafeBufferPointer(rebasing: header[..<count]))
@@ -206,6 +206,8 @@ private struct JSONPushParser {
             return
         }
         entry.removeAll(keepingCapacity: true)
+        stamp.removeAll(keepingCapacity: true)
+        PushBodyBuilder.appendTimestamp(nanos, to: &stamp)
         ProtoWireWriter.appendLengthDelimited(field: 1, stamp, to: &entry)
         ProtoWireWriter.appendLengthDelimited(field: 2, text, to: &entry)
         for (name, value) in metadata.sorted(by: { $0.0 < $1.0 }) {
@@ -457,12 +459,7 @@ private struct JSONPushParser {
         var count = position - start
         if count > 0 { lineBuffer.initialize(from: base + start, count: count) }
         while position < input.count {
-            let runStart = position
-            skipPlainBytes()
-            if position > runStart {
-                (lineBuffer + count).initialize(from: base + runStart, count: position - runStart)
-                count += position - runStart
-            }
+            copyPlainBytes(count: &count)
             guard position < input.count else { break }
             let byte = input[position]
             switch byte {
@@ -507,24 +504,53 @@ private struct JSONPushParser {
     @inline(__always)
     mutating func skipPlainBytes() {
         guard let base = input.baseAddress else { return }
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
         while position + 8 <= input.count {
-            let word = UInt64(littleEndian: UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self))
-            // Per byte, the high bit of: equals '"', equals '\', below 0x20, at or above 0x80.
-            // Each term's lowest flagged byte is exact (borrows only run upwards), so the lowest
-            // set bit of the union is the first byte that needs attention.
-            let quote = word ^ (ones &* 0x22)
-            let backslash = word ^ (ones &* 0x5C)
-            let flagged =
-                ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word) | word
-            let special = flagged & highs
+            let special = Self.attentionBytes(UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self))
             if special != 0 {
                 position += special.trailingZeroBitCount >> 3
                 return
             }
             position += 8
         }
+    }
+
+    /// ``skipPlainBytes()`` that also appends the bytes it passes to ``lineBuffer`` at `count`.
+    ///
+    /// Each word is stored whole before it is looked at, and `count` then moves by the plain
+    /// bytes only: lines of JSON logs have an escape every few bytes, and a `memmove` call per
+    /// short run cost more than the run. Safe because unescaping never lengthens a string:
+    /// `count` stays at most `position`, so the 8 bytes written end within the buffer, which is
+    /// as long as the input.
+    @inline(__always)
+    mutating func copyPlainBytes(count: inout Int) {
+        guard let base = input.baseAddress else { return }
+        while position + 8 <= input.count {
+            let word = UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)
+            UnsafeMutableRawPointer(lineBuffer + count).storeBytes(of: word, as: UInt64.self)
+            let special = Self.attentionBytes(word)
+            if special != 0 {
+                let plain = special.trailingZeroBitCount >> 3
+                position += plain
+                count += plain
+                return
+            }
+            position += 8
+            count += 8
+        }
+    }
+
+    /// The high bit of each byte of `word` (as loaded from memory) that needs attention in a
+    /// string: `"`, `\`, below 0x20 or at least 0x80. Each term's lowest flagged byte is exact
+    /// (borrows only run upwards), so the lowest set bit is the first such byte.
+    @inline(__always)
+    static func attentionBytes(_ loaded: UInt64) -> UInt64 {
+        let word = UInt64(littleEndian: loaded)
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let flagged =
+            ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word) | word
+        return flagged & 0x8080_8080_8080_8080
     }
 
     /// Skips a string (of an ignored value) without keeping its bytes.

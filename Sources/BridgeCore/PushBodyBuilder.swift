@@ -71,19 +71,55 @@ package enum PushBodyBuilder {
     /// `Timestamp { int64 seconds = 1; int32 nanos = 2 }` with a non-negative `nanos`, as
     /// google.protobuf.Timestamp requires (so pre-1970 times round down).
     package static func appendTimestamp(_ nanos: Int64, to out: inout [UInt8]) {
-        var seconds = nanos / 1_000_000_000
-        var fraction = nanos % 1_000_000_000
+        let timestamp = ProtoTimestamp(nanos)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ProtoTimestamp.maxEncodedSize) { buffer in
+            let count = timestamp.write(into: buffer, at: 0)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+}
+
+/// A `google.protobuf.Timestamp` split from Unix nanoseconds: the seconds rounded down, so the
+/// nanos field is never negative (the type requires it). Zero fields are left out (proto3).
+package struct ProtoTimestamp {
+    /// Whole seconds (negative before 1970).
+    package var seconds: Int64
+    /// Nanoseconds within the second, 0 ..< 1_000_000_000.
+    package var fraction: Int64
+
+    /// The most bytes a timestamp takes: two tags, a 10-byte and a 5-byte varint.
+    package static let maxEncodedSize = 17
+
+    /// Splits `nanos` since the Unix epoch.
+    @inlinable
+    package init(_ nanos: Int64) {
+        seconds = nanos / 1_000_000_000
+        fraction = nanos % 1_000_000_000
         if fraction < 0 {
             seconds -= 1
             fraction += 1_000_000_000
         }
+    }
+
+    /// The encoded message's length in bytes.
+    @inlinable
+    package var encodedSize: Int {
+        (seconds != 0 ? 1 + ProtoWireWriter.varintSize(UInt64(bitPattern: seconds)) : 0)
+            + (fraction != 0 ? 1 + ProtoWireWriter.varintSize(UInt64(fraction)) : 0)
+    }
+
+    /// Writes the message's fields into `buffer` from `index` and returns the index after them.
+    @inlinable
+    package func write(into buffer: UnsafeMutableBufferPointer<UInt8>, at index: Int) -> Int {
+        var index = index
         if seconds != 0 {
-            out.append(0x08)
-            ProtoWireWriter.appendVarint(UInt64(bitPattern: seconds), to: &out)
+            buffer.initializeElement(at: index, to: 0x08)
+            index = ProtoWireWriter.writeVarint(UInt64(bitPattern: seconds), into: buffer, at: index + 1)
         }
         if fraction != 0 {
-            out.append(0x10)
-            ProtoWireWriter.appendVarint(UInt64(fraction), to: &out)
+            buffer.initializeElement(at: index, to: 0x10)
+            index = ProtoWireWriter.writeVarint(UInt64(fraction), into: buffer, at: index + 1)
         }
+        return index
     }
 }

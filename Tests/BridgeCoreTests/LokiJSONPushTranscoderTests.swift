@@ -127,6 +127,25 @@ struct LokiJSONPushTranscoderTests {
         #expect(Self.errorText(Array(#"{"streams":[}"#.utf8)).contains("byte 12"))
     }
 
+    @Test("escaped lines: plain runs of every length around a word, then a plain line reusing the buffer")
+    func escapedRuns() {
+        // The escaped-line path stores whole 8-byte words and keeps only the plain bytes: runs of
+        // 0 to 20 bytes between escapes put every escape at every offset within a word.
+        for run in 0...20 {
+            let plain = String(repeating: "x", count: run)
+            let line = (0..<6).map { index in plain + ["\\\"", "\\n", "\\u00e9", "ü", "\\\\", "\\t"][index] }.joined() + plain
+            let body = #"{"streams":[{"stream":{"a":"1"},"values":[["1","\#(line)"],["2","\#(plain)plain"],["3","\#(line)\#(line)"]]}]}"#
+            #expect(Self.agree(Array(body.utf8), "run of \(run)"))
+            // Cut inside the last line, at every position: refused like the decoder does, and
+            // never reading or writing past the input (the word loop stops 8 bytes before it).
+            let bytes = Array(body.utf8)
+            let lastLine = bytes.count - 6 - 2 * line.utf8.count
+            for cut in lastLine..<(bytes.count - 5) {
+                #expect(!Self.agree(Array(bytes[..<cut]), "cut at \(cut) of run \(run)"))
+            }
+        }
+    }
+
     @Test("generated bodies and corrupted copies agree with the Codable decoder")
     func generated() {
         var random = SplitMix64(seed: 0x5EED)

@@ -275,4 +275,19 @@ struct RecordDecoderTests {
     @Test func tenantHeaderNameMatchesLoki() {
         #expect(RecordDecoder.tenantHeader == "X-Scope-OrgID")
     }
+
+    @Test func headerNamesMatchIgnoringASCIICaseOnly() {
+        func record(_ key: String) -> KafkaRecord {
+            KafkaRecord(
+                topicPartition: TopicPartition(topic: "t", partition: 0), offset: 0, value: [1],
+                headers: [RecordHeader(key: key, value: Array("v".utf8))])
+        }
+        #expect(record("x-scope-orgid").header("X-Scope-OrgID") == "v")
+        #expect(record("X-SCOPE-ORGID").header("X-Scope-OrgID") == "v")
+        #expect(record("X-Scope-OrgI").header("X-Scope-OrgID") == nil)
+        // '@' and '`' (and '[' and '{') differ in the case bit but are not letters.
+        #expect(record("a@b").header("a`b") == nil)
+        #expect(record("a[b").header("A{B") == nil)
+        #expect(record("X_Scope").header("X-Scope") == nil)
+    }
 }
