@@ -64,6 +64,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
+def minor_faults(pid: int) -> int:
+    """Page faults served without I/O: mostly fresh memory touched for the first time."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -138,6 +143,7 @@ def run_throughput(broker: Broker, topic: str, fill: dict) -> dict:
                    describe=lambda: json.dumps(sink.stats())[:300])
         cpu = cpu_seconds(pid)
         rss = peak_rss_mib(pid)
+        faults = minor_faults(pid)
         stats = sink.stats()
         # Throughput counts from the first push to the last (the group join and the first fetch,
         # a few seconds on Tansu, are reported separately as startup).
@@ -155,6 +161,7 @@ def run_throughput(broker: Broker, topic: str, fill: dict) -> dict:
         "lines_per_s": stats["entries"] / elapsed, "mb_per_s": stats["line_bytes"] / elapsed / 1e6,
         "steady_lines_per_s": 0.99 * stats["entries"] / steady_seconds if steady_seconds > 0 else None,
         "cpu_s": cpu, "cpu_s_per_million_lines": cpu / stats["entries"] * 1e6, "peak_rss_mib": rss,
+        "minor_faults_per_million_lines": faults / stats["entries"] * 1e6,
         "cpu_s_at_first_lines": first_seen[0],
         # A run so short that every line came with the first look has no "while flowing" part.
         "cpu_s_per_million_lines_flowing": ((cpu - first_seen[0]) / (stats["entries"] - first_seen[1]) * 1e6
@@ -251,7 +258,8 @@ def main() -> int:
                 say(f"== bridge {topic}: group start to log end (run {run + 1} of {max(1, args.runs)})")
                 runs.append(run_throughput(broker, topic, fill))
                 r = runs[-1]
-                say(f"   {r['lines_per_s']:,.0f} lines/s, {r['cpu_s_per_million_lines']:.2f} CPU-s/M lines")
+                say(f"   {r['lines_per_s']:,.0f} lines/s, {r['cpu_s_per_million_lines']:.2f} CPU-s/M lines, "
+                    f"{r['minor_faults_per_million_lines']:,.0f} page faults/M lines")
             runs.sort(key=lambda r: r["lines_per_s"])
             tp = dict(runs[len(runs) // 2])
             tp["runs"] = [{k: r[k] for k in ("lines_per_s", "steady_lines_per_s", "cpu_s_per_million_lines",
