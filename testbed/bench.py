@@ -207,7 +207,7 @@ def run_latency(broker: Broker, rate: int, seconds: float) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--protobuf-lines", type=int, default=5_000_000)
-    parser.add_argument("--json-lines", type=int, default=2_000_000)
+    parser.add_argument("--json-lines", type=int, default=5_000_000)
     parser.add_argument("--latency-seconds", type=float, default=30, help="0 skips the latency run")
     parser.add_argument("--latency-rate", type=int, default=0, help="lines/s (default: half the protobuf rate)")
     parser.add_argument("--skip-micro", action="store_true")
