@@ -227,6 +227,10 @@ def main() -> int:
             say(f"missing {binary}: run `make release` (swift build -c release)")
             return 2
     results: dict = {"machine": machine()}
+    if BRIDGE_EXTRA_ENV:
+        # Figures measured with a changed setting must say so wherever they end up.
+        results["bridge_env"] = dict(BRIDGE_EXTRA_ENV)
+        say(f"== the bridge runs with {' '.join(f'{k}={v}' for k, v in sorted(BRIDGE_EXTRA_ENV.items()))}")
     start_nanos = str(time.time_ns() - 120 * 10**9)  # lines from the last two minutes: valid for Loki
     formats = [("protobuf", args.protobuf_lines), ("json", args.json_lines)]
     with Broker(log_path=OUT / "tansu.log") as broker:
