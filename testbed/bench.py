@@ -145,6 +145,11 @@ def run_throughput(broker: Broker, topic: str, fill: dict) -> dict:
         rss = peak_rss_mib(pid)
         faults = minor_faults(pid)
         stats = sink.stats()
+        # How often intake stopped (budget full): short holds, and holds that became pauses
+        # (each pause makes librdkafka drop and refetch its prefetch).
+        metrics = bridge.metrics()
+        holds = metrics.value("kafka_loki_bridge_intake_holds_total", 0)
+        pauses = metrics.value("kafka_loki_bridge_intake_partition_pauses_total", 0)
         # Throughput counts from the first push to the last (the group join and the first fetch,
         # a few seconds on Tansu, are reported separately as startup).
         first_push = stats["first_push_ns"] / 1e9
@@ -166,6 +171,7 @@ def run_throughput(broker: Broker, topic: str, fill: dict) -> dict:
         # A run so short that every line came with the first look has no "while flowing" part.
         "cpu_s_per_million_lines_flowing": ((cpu - first_seen[0]) / (stats["entries"] - first_seen[1]) * 1e6
                                             if stats["entries"] > first_seen[1] else cpu / stats["entries"] * 1e6),
+        "intake_holds": holds, "intake_partition_pauses": pauses,
         "startup_seconds": first_push - started, "total_seconds": last_push - started, "pushes": stats["pushes"],
         "problems": stats["problems"], "last_problem": stats["last_problem"],
         "fingerprint_ok": stats["line_hash_sum"] == str(fill["line_hash_sum"]) and stats["entries"] == fill["lines"],
@@ -263,11 +269,13 @@ def main() -> int:
                 runs.append(run_throughput(broker, topic, fill))
                 r = runs[-1]
                 say(f"   {r['lines_per_s']:,.0f} lines/s, {r['cpu_s_per_million_lines']:.2f} CPU-s/M lines, "
-                    f"{r['minor_faults_per_million_lines']:,.0f} page faults/M lines")
+                    f"{r['minor_faults_per_million_lines']:,.0f} page faults/M lines, peak RSS {r['peak_rss_mib']:.0f} MiB, "
+                    f"intake held {r['intake_holds']:.0f}x, partitions paused {r['intake_partition_pauses']:.0f}x")
             runs.sort(key=lambda r: r["lines_per_s"])
             tp = dict(runs[len(runs) // 2])
             tp["runs"] = [{k: r[k] for k in ("lines_per_s", "steady_lines_per_s", "cpu_s_per_million_lines",
-                                              "cpu_s_per_million_lines_flowing", "peak_rss_mib")} for r in runs]
+                                              "cpu_s_per_million_lines_flowing", "peak_rss_mib", "intake_holds",
+                                              "intake_partition_pauses")} for r in runs]
             tp["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)  # the RSS target holds for every run
             say(f"== bridge {topic}: the median of {len(runs)} runs (peak RSS: the highest of them)")
             tp["ratio_consume_only"] = tp["lines_per_s"] / consume["lines_per_s"]

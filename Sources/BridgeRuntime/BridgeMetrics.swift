@@ -26,6 +26,8 @@ package final class BridgeMetrics: Sendable {
         for outcome in ["success", "failure"] { _ = counter("commits_total", ["outcome": outcome]) }
         _ = counter("push_retries_total")
         _ = counter("dead_letter_errors_total")
+        _ = counter("intake_holds_total")
+        _ = counter("intake_partition_pauses_total")
     }
 
     func counter(_ name: String, _ labels: KeyValuePairs<String, String> = [:]) -> Counter {
@@ -108,5 +110,10 @@ package final class BridgeMetrics: Sendable {
         gauge("in_flight_records").record(records)
     }
 
+    /// 1 while intake is stopped, held or with its partitions paused.
     func intakePaused(_ paused: Bool) { gauge("intake_paused").record(paused ? 1 : 0) }
+
+    func intakeHeld() { counter("intake_holds_total").increment() }
+
+    func intakePartitionsPaused() { counter("intake_partition_pauses_total").increment() }
 }

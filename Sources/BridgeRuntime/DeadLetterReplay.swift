@@ -135,6 +135,7 @@ package enum DeadLetterReplay {
         func commitCandidates() -> [TopicPartition: Int64] { [:] }
         func committed(_ offsets: [TopicPartition: Int64], error: KafkaInputError?) {}
         func intakeShouldPause(currentlyPaused: Bool) -> Bool { false }
+        func intakeChanged(_ action: IntakeGate.Action) {}
         func consumerError(code: String) {}
 
         func observedHighWatermarks(_ watermarks: [TopicPartition: Int64]) {

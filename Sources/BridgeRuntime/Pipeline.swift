@@ -331,6 +331,14 @@ package final class Pipeline: ConsumerDelegate, Sendable {
         return paused
     }
 
+    package func intakeChanged(_ action: IntakeGate.Action) {
+        switch action {
+        case .hold: metrics.intakeHeld()
+        case .pausePartitions: metrics.intakePartitionsPaused()
+        case .none, .release, .pausePartitionsForShutdown, .resumePartitions: break
+        }
+    }
+
     package func consumerError(code: String) { metrics.consumerError(code: code) }
 
     package func observedHighWatermarks(_ watermarks: [TopicPartition: Int64]) {

@@ -31,8 +31,14 @@ package protocol ConsumerDelegate: AnyObject, Sendable {
     /// Result of a commit of `offsets`; `error == nil` on success.
     func committed(_ offsets: [TopicPartition: Int64], error: KafkaInputError?)
 
-    /// Whether intake must pause (the in-flight memory budget is exhausted) or may resume.
+    /// Whether intake must stop (the in-flight memory budget is exhausted) or may go on;
+    /// `currentlyPaused` is true while intake is held or paused.
     func intakeShouldPause(currentlyPaused: Bool) -> Bool
+
+    /// The consumer moved its intake gate after ``intakeShouldPause(currentlyPaused:)`` (a hold
+    /// began or ended, partitions were paused after a long hold or resumed). Not called for
+    /// shutdown.
+    func intakeChanged(_ action: IntakeGate.Action)
 
     /// librdkafka reported an error for a partition while fetching (corrupt batch, unsupported
     /// compression, …), by librdkafka's error name.

@@ -11,16 +11,28 @@ package struct KafkaConsumerConfiguration: Sendable {
     package var commitInterval: Duration
     /// Most records taken per poll round (between two commit checks).
     package var maxPollRecords: Int
+    /// Longest time intake is held (no poll, partitions left alone) before the partitions are
+    /// paused; see ``IntakeGate``. Capped by ``effectiveHoldLimit``.
+    package var intakeHoldLimit: Duration
 
     /// Creates a configuration.
     package init(
         topics: [String], properties: [String: String], commitInterval: Duration = .seconds(1),
-        maxPollRecords: Int = 500
+        maxPollRecords: Int = 500, intakeHoldLimit: Duration = .seconds(1)
     ) {
         self.topics = topics
         self.properties = properties
         self.commitInterval = commitInterval
         self.maxPollRecords = maxPollRecords
+        self.intakeHoldLimit = intakeHoldLimit
+    }
+
+    /// The hold limit, at most a tenth of `max.poll.interval.ms` when that is set: a held
+    /// consumer does not poll, and librdkafka makes a member that polls too rarely leave the
+    /// group. A tenth keeps the hold far from that limit whatever else delays the poll thread.
+    package var effectiveHoldLimit: Duration {
+        guard let text = properties["max.poll.interval.ms"], let ms = Int64(text), ms > 0 else { return intakeHoldLimit }
+        return min(intakeHoldLimit, .milliseconds(ms) / 10)
     }
 
     /// Properties the bridge sets whatever the user says: offsets are stored and committed only

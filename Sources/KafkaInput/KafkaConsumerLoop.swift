@@ -5,8 +5,8 @@ import Logging
 import NIOConcurrencyHelpers
 
 /// The consumer-group member: a dedicated thread that polls librdkafka, hands records to the
-/// ``ConsumerDelegate``, serves rebalances, pauses intake over the memory budget and commits
-/// done offsets.
+/// ``ConsumerDelegate``, serves rebalances, holds (then pauses) intake over the memory budget
+/// and commits done offsets.
 ///
 /// Lifecycle: ``start()`` → running; ``stopIntake()`` → draining (records still arriving are
 /// not taken, so nothing is registered beyond them and no commit can pass them; polling and
@@ -29,7 +29,7 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
     private var consumer: RDKafkaConsumer!
     // The fields below are touched only by the poll thread.
     private var assignment: Set<TopicPartition> = []
-    private var paused = false
+    private var gate: IntakeGate
     private var failure: KafkaInputError?
 
     /// Creates the member; librdkafka validates the properties here, so bad configuration fails
@@ -42,6 +42,7 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
         self.configuration = configuration
         self.delegate = delegate
         self.logger = logger
+        gate = IntakeGate(holdLimit: configuration.effectiveHoldLimit)
         consumer = try RDKafkaConsumer(
             properties: configuration.effectiveProperties, context: Unmanaged.passUnretained(self).toOpaque())
     }
@@ -115,9 +116,8 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
             var dropped = 0
             // Records are handed over one by one and the memory budget is checked after each:
             // decoded records can be tens of times larger than they are in Kafka, so checking
-            // only between rounds could overshoot the budget by far more than a round. Once
-            // paused, librdkafka drops what it prefetched and refetches it on resume.
-            while taken < configuration.maxPollRecords, !paused,
+            // only between rounds could overshoot the budget by far more than a round.
+            while taken < configuration.maxPollRecords, gate.isOpen,
                 let message = rd_kafka_consumer_poll(consumer.handle, timeout)
             {
                 timeout = 0
@@ -135,17 +135,23 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
                 records.removeAll(keepingCapacity: true)
                 records.append(KafkaRecord(copying: message))
                 delegate.consume(records)
-                updatePause(draining: false)
+                updateIntake(draining: false, now: clock.now)
             }
             if dropped > 0 {
                 logger.debug("records left for redelivery during shutdown", metadata: ["kafka.records": "\(dropped)"])
             }
-            if taken == 0, !paused, current == .running { delegate.caughtUp() }
-            if taken == 0 || paused {
-                // Nothing came, or intake is paused: keep serving the group (heartbeats,
-                // rebalances) without busy-looping.
-                if paused, let message = rd_kafka_consumer_poll(consumer.handle, 100) {
-                    // A paused partition returns nothing; anything else is an error or an event.
+            switch gate.state {
+            case .open:
+                if taken == 0, current == .running { delegate.caughtUp() }
+            case .held:
+                // Not polling is the point of a hold (librdkafka keeps its prefetch); look at
+                // the budget again shortly. The hold limit bounds how long a rebalance waits.
+                Thread.sleep(forTimeInterval: Self.holdCheckInterval)
+            case .paused:
+                // Keep serving the group (heartbeats, rebalances) without busy-looping.
+                if let message = rd_kafka_consumer_poll(consumer.handle, 100) {
+                    // A paused partition returns nothing; anything else is an error, or a
+                    // message fetched before the pause took effect.
                     if message.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR {
                         handleMessageError(message)
                     } else if current == .running {
@@ -156,7 +162,7 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
                     rd_kafka_message_destroy(message)
                 }
             }
-            updatePause(draining: current != .running)
+            updateIntake(draining: current != .running, now: clock.now)
             if clock.now >= nextCommit {
                 commitDone()
                 reportWatermarks()
@@ -197,14 +203,31 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
         delegate.consumerError(code: String(cString: rd_kafka_err2name(error)))
     }
 
-    private func updatePause(draining: Bool) {
-        let shouldPause = draining || delegate.intakeShouldPause(currentlyPaused: paused)
-        guard shouldPause != paused else { return }
-        paused = shouldPause
-        consumer.setPaused(shouldPause, assignment)
-        logger.info(
-            shouldPause ? "intake paused" : "intake resumed",
-            metadata: ["reason": "\(draining ? "shutdown" : "memory budget")", "kafka.partitions": "\(assignment.count)"])
+    /// How often a hold looks at the budget again (500 cheap checks a second, for at most the
+    /// hold limit).
+    private static let holdCheckInterval = 0.002
+
+    private func updateIntake(draining: Bool, now: ContinuousClock.Instant) {
+        let stop = draining || delegate.intakeShouldPause(currentlyPaused: !gate.isOpen)
+        let action = gate.update(stop: stop, draining: draining, now: now)
+        switch action {
+        case .none:
+            return
+        case .hold, .release:
+            // Frequent while the pipeline runs at its limit: debug only; the counter shows them.
+            logger.debug(action == .hold ? "intake held" : "intake released")
+        case .pausePartitions, .pausePartitionsForShutdown, .resumePartitions:
+            let pause = action != .resumePartitions
+            consumer.setPaused(pause, assignment)
+            let reason = action == .pausePartitionsForShutdown ? "shutdown" : "memory budget or open loki circuit"
+            logger.info(
+                pause ? "intake paused" : "intake resumed",
+                metadata: [
+                    "reason": "\(reason)", "kafka.partitions": "\(assignment.count)",
+                    "hold.limit": "\(gate.holdLimit)",
+                ])
+        }
+        if !draining { delegate.intakeChanged(action) }
     }
 
     private func commitDone() {
@@ -223,12 +246,13 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
     private var lastWatermarkQuery = ContinuousClock.now
 
     /// Reports log ends for the lag metric. Fetch responses keep the cached high watermark
-    /// fresh, but paused partitions do not fetch: while paused, ask the brokers (ListOffsets,
+    /// fresh, but paused partitions do not fetch (held ones stop once librdkafka's queue is
+    /// full, for at most the hold limit): while paused, ask the brokers (ListOffsets,
     /// one short blocking call per partition, at most every 10 s) so lag keeps rising visibly
     /// during a Loki outage.
     private func reportWatermarks() {
         var watermarks: [TopicPartition: Int64] = [:]
-        let query = paused && ContinuousClock.now - lastWatermarkQuery >= .seconds(10)
+        let query = gate.partitionsPaused && ContinuousClock.now - lastWatermarkQuery >= .seconds(10)
         if query { lastWatermarkQuery = ContinuousClock.now }
         var brokerAnswers = true
         for partition in assignment {
@@ -252,7 +276,7 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
 
     func didAssign(_ partitions: [TopicPartition]) {
         assignment.formUnion(partitions)
-        if paused { consumer.setPaused(true, partitions) }
+        if gate.partitionsPaused { consumer.setPaused(true, partitions) }
         logger.info(
             "partitions assigned",
             metadata: ["kafka.partitions": "\(partitions.map(\.description).sorted().joined(separator: ","))"])
@@ -269,7 +293,7 @@ package final class KafkaConsumerLoop: @unchecked Sendable {
         }
         // librdkafka keeps the application's pause flag on a partition after it leaves the
         // assignment; a paused partition assigned back later would then never be fetched.
-        if paused { consumer.setPaused(false, partitions) }
+        if gate.partitionsPaused { consumer.setPaused(false, partitions) }
         assignment.subtract(partitions)
         logger.info(
             lost ? "partitions lost" : "partitions revoked",

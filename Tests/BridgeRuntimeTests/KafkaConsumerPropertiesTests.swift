@@ -22,4 +22,15 @@ struct KafkaConsumerPropertiesTests {
         // Every property handed over is one the loaded librdkafka accepts.
         #expect(throws: Never.self) { try RDKafkaPropertyValidator.validate(defaults) }
     }
+
+    @Test("the intake hold stays under a tenth of max.poll.interval.ms, so a held member is not expelled")
+    func holdLimitFollowsMaxPollInterval() {
+        func limit(_ properties: [String: String]) -> Duration {
+            KafkaConsumerConfiguration(topics: ["t"], properties: properties).effectiveHoldLimit
+        }
+        #expect(limit([:]) == .seconds(1))
+        #expect(limit(["max.poll.interval.ms": "300000"]) == .seconds(1))
+        #expect(limit(["max.poll.interval.ms": "5000"]) == .milliseconds(500))
+        #expect(limit(["max.poll.interval.ms": "not a number"]) == .seconds(1), "librdkafka refuses it at start")
+    }
 }

@@ -83,7 +83,8 @@ def test_dashboard_rows_and_panels():
                  "kafka_loki_bridge_push_retries_total", "kafka_loki_bridge_entries_pushed_total"],
         "Kafka": ["kafka_loki_bridge_commits_total", "kafka_loki_bridge_records_failed_total",
                   "kafka_loki_bridge_in_flight_bytes", "kafka_loki_bridge_in_flight_records",
-                  "kafka_loki_bridge_intake_paused"],
+                  "kafka_loki_bridge_intake_paused", "kafka_loki_bridge_intake_holds_total",
+                  "kafka_loki_bridge_intake_partition_pauses_total"],
     }
     missing = [(r, m) for r, names in expected.items() for m in names if r not in shown.get(m, set())]
     assert not missing, f"metrics missing from their row: {missing}"

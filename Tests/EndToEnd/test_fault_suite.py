@@ -476,6 +476,12 @@ def test_memory_bounded_while_loki_down_and_lag_grows(broker, loki, bridges, nam
                describe=lambda: f"in flight {bridge.metrics().value('kafka_loki_bridge_in_flight_bytes', 0):.0f} B")
     samples = _sample_in_flight(bridge, pid, 20, rss_limit_kib)
     peak = rss_kib(pid, "VmHWM")
+    # A stop that lasts starts as a hold and becomes a pause of the partitions after the 1 s
+    # hold limit (so the consumer polls again: rebalances, max.poll.interval.ms).
+    m = bridge.metrics()
+    assert m.value("kafka_loki_bridge_intake_holds_total", 0) >= 1, "intake was never held"
+    assert m.value("kafka_loki_bridge_intake_partition_pauses_total", 0) >= 1, \
+        "a hold of 20 s was never turned into a pause of the partitions"
     consumed_records = consumed(bridge)
     max_in_flight = max(s[0] for s in samples)
     print(f"Loki down, {len(samples)} samples: in flight max {max_in_flight / MiB:.2f} MiB (limit {limit / MiB:.2f}), "
@@ -535,6 +541,34 @@ def test_memory_budget_overshoot_is_at_most_one_poll_round(broker, loki, bridges
         f"is bounded by MAX_IN_FLIGHT_BYTES/8 of record (compressed) bytes, {raw / MiB:.2f} MiB of records here "
         f"hold {sum(held) / MiB:.1f} MiB: {consumed_records:.0f} of {len(records)} records were taken in before "
         f"intake paused.")
+
+
+def test_slow_loki_and_small_budget_hold_intake_without_loss(broker, loki, bridges, names, zero_loss):
+    """A backlog read through a Loki that takes 200 ms per push, with a 2 MiB budget and
+    256 KiB batches: the budget fills again and again, and each time intake is *held* (the
+    poll thread stops taking messages and leaves the partitions alone, so librdkafka keeps its
+    prefetch) until finished pushes free a quarter of it -- about one Loki round trip, well
+    under the 1 s hold limit after which the partitions would be paused. Holds must be
+    counted, most must end as holds, and nothing may be lost or skipped across them: every
+    line arrives and the committed offsets reach the log end."""
+    topic = names.topic(partitions=6)
+    group = names.group()
+    loki.fault(mode="delay", seconds=0.2)  # until cleared
+    records = LogGenerator(TENANTS).records(60_000, formats=FORMATS, content_headers=(True, False))
+    held = sum(held_bytes_upper_bound(r) for r in records)
+    produced = produce(broker.bootstrap, topic, records)
+    assert held > 4 * 2 * MiB, f"the backlog ({held / MiB:.1f} MiB held) must fill the budget several times"
+    bridge = bridges.start([topic], group, extra_env={"MAX_IN_FLIGHT_BYTES": "2MiB", "BATCH_MAX_BYTES": "256KiB"})
+    zero_loss(produced, group, [topic], timeout=180, note="(slow Loki, 2 MiB budget)")
+    m = bridge.metrics()
+    holds = m.value("kafka_loki_bridge_intake_holds_total", 0)
+    pauses = m.value("kafka_loki_bridge_intake_partition_pauses_total", 0)
+    slow_pushes = sum(1 for p in standin_pushes(loki) if p.get("fault") == "delay")
+    print(f"{len(produced)} lines ({held / MiB:.1f} MiB held) through {slow_pushes} slow pushes: intake held "
+          f"{holds:.0f} times, partitions paused {pauses:.0f} times")
+    assert holds >= 4, f"intake was held {holds:.0f} times for a backlog of {held / MiB:.1f} MiB over a 2 MiB budget"
+    assert pauses < holds / 2, f"{pauses:.0f} of {holds:.0f} holds outlasted the 1 s limit (each push takes 200 ms)"
+    loki.clear_faults()
 
 
 # -- 9. Malformed records mixed into good traffic ---------------------------------------------
