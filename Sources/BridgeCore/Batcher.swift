@@ -121,6 +121,14 @@ package struct Batcher: Sendable {
             .map { seal($0.key) }
     }
 
+    /// Intake stopped over the memory budget: seals every open batch, oldest first. Nothing
+    /// will come to fill them until pushes free memory, and only pushes free it. Their tenants
+    /// count as having filled a batch: a budget full of their lines is a backlog, whose tail
+    /// the next ``caughtUp()`` seals at once.
+    package mutating func intakeStopped() -> [PushBatch] {
+        open.sorted { $0.value.id < $1.value.id }.map { sealFull($0.key) }
+    }
+
     /// Batches whose oldest record waited at least `maxWait`.
     package mutating func due(now: ContinuousClock.Instant) -> [PushBatch] {
         let tenants = open.filter { now - $0.value.createdAt >= maxWait }.sorted { $0.value.id < $1.value.id }

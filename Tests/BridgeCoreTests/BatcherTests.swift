@@ -140,6 +140,23 @@ struct BatcherTests {
         #expect(batcher.isEmpty)
     }
 
+    @Test func intakeStoppedSealsEveryOpenBatchAndMarksTheirTailsAsBacklog() {
+        var batcher = Batcher(maxBytes: 100, maxWait: .seconds(60))
+        for (offset, tenant) in ["b", "a", "c"].enumerated() {
+            _ = batcher.add(decoded(tenant: tenant, bytes: 10), ticket: ticket(Int64(offset)), sourceBytes: 0, now: t0)
+        }
+        let sealed = batcher.intakeStopped()
+        #expect(sealed.map(\.tenant) == ["b", "a", "c"], "oldest first")
+        #expect(sealed.map { $0.tickets.map(\.offset) } == [[0], [1], [2]])
+        #expect(batcher.isEmpty)
+        // After the stop, the end of the backlog: tails of those tenants go at once, a tenant
+        // that was not part of it keeps batching.
+        _ = batcher.add(decoded(tenant: "a", bytes: 10), ticket: ticket(3), sourceBytes: 0, now: t0)
+        _ = batcher.add(decoded(tenant: "d", bytes: 10), ticket: ticket(4), sourceBytes: 0, now: t0)
+        #expect(batcher.caughtUp().map { $0.tickets.map(\.offset) } == [[3]])
+        #expect(batcher.due(now: t0 + .seconds(60)).map(\.tenant) == ["d"])
+    }
+
     @Test func drainReturnsEverythingInIDOrder() {
         var batcher = Batcher(maxBytes: 1 << 20, maxWait: .seconds(1))
         let tenants = ["t5", "t1", "t9", "t3", "t7", "t2"]

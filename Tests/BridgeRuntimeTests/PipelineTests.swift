@@ -293,4 +293,30 @@ struct PipelineTests {
         pipeline.finish(work[1], done: true)
         #expect(!pipeline.intakeShouldPause(currentlyPaused: true))
     }
+
+    /// When intake stops over the budget, open batches go to their lanes at once: nothing will
+    /// come to fill them, and only their pushes can free the budget. Waiting out `batch.wait`
+    /// would stall intake (many tenants' open batches can fill the budget on their own).
+    @Test func openBatchesAreSealedWhenIntakeStops() throws {
+        let size = Snappy.compress(PipelineHarness.pushRequest).count
+        let harness = PipelineHarness {
+            $0.maxInFlightBytes = 3 * size + size / 2
+            $0.batch.wait = .seconds(3600)
+        }
+        let pipeline = harness.pipeline
+        pipeline.partitionsAssigned([p], committedOffsets: [:])
+        pipeline.consume([record(0, "a"), record(1, "b"), record(2, "c")])
+        #expect(!pipeline.intakeShouldPause(currentlyPaused: false))
+        #expect(pipeline.takeWork(limit: 8).isEmpty, "under the budget, batches wait for batch.wait")
+        let wakesBefore = harness.wakes.value
+        pipeline.consume([record(3, "a")])
+        #expect(pipeline.intakeShouldPause(currentlyPaused: false))
+        #expect(harness.wakes.value > wakesBefore, "the scheduler is woken for the sealed batches")
+        let work = pipeline.takeWork(limit: 8)
+        #expect(work.compactMap(\.tenant).sorted() == ["a", "b", "c"])
+        #expect(work.flatMap { $0.tickets.map(\.offset) }.sorted() == [0, 1, 2, 3], "no record is left behind")
+        for batch in work { pipeline.finish(batch, done: true) }
+        #expect(pipeline.commitCandidates() == [p: 4])
+        #expect(!pipeline.intakeShouldPause(currentlyPaused: true))
+    }
 }

@@ -571,6 +571,27 @@ def test_slow_loki_and_small_budget_hold_intake_without_loss(broker, loki, bridg
     loki.clear_faults()
 
 
+def test_open_batches_of_many_tenants_do_not_stall_a_full_budget(broker, loki, bridges, names, zero_loss):
+    """Eight tenants, BATCH_WAIT=60s, a 2 MiB budget: the tenants' open batches fill the budget
+    before any of them reaches BATCH_MAX_BYTES, so intake stops with nothing sealed. The open
+    batches must go to Loki at once (nothing else can free the budget); waiting out BATCH_WAIT
+    would deliver the backlog in 60 s steps. So everything must arrive, and be committed,
+    within 45 s."""
+    tenants = [f"tenant-{i}" for i in range(8)]
+    topic = names.topic(partitions=4)
+    group = names.group()
+    records = LogGenerator(tenants).records(40_000, formats=FORMATS, content_headers=(True, False))
+    held = sum(held_bytes_upper_bound(r) for r in records)
+    produced = produce(broker.bootstrap, topic, records)
+    assert held > 3 * 2 * MiB, f"the backlog ({held / MiB:.1f} MiB held) must fill the budget several times"
+    bridge = bridges.start([topic], group, extra_env={"MAX_IN_FLIGHT_BYTES": "2MiB", "BATCH_MAX_BYTES": "1MiB",
+                                                     "BATCH_WAIT": "60s"})
+    zero_loss(produced, group, [topic], timeout=45, tenants=tenants, note="(8 tenants, 2 MiB budget, 60 s batch wait)")
+    holds = bridge.metrics().value("kafka_loki_bridge_intake_holds_total", 0)
+    print(f"{len(produced)} lines of {len(tenants)} tenants ({held / MiB:.1f} MiB held): intake held {holds:.0f} times")
+    assert holds >= 1, "the budget never stopped intake: the case was not exercised"
+
+
 # -- 9. Malformed records mixed into good traffic ---------------------------------------------
 
 LOG_OFFSET = re.compile(r"kafka\.offset=(\d+)")
