@@ -61,7 +61,7 @@ extension BridgeConfiguration {
         guard maxInFlightBytes >= 2 * batch.maxBytes else {
             throw ConfigurationError(
                 key: key("memory.max_in_flight_bytes"), problem: "must hold at least two batches (2 × batch.max_bytes)",
-                fix: "raise it (default 128MiB) or lower batch.max_bytes")
+                fix: "raise it (default 64MiB) or lower batch.max_bytes")
         }
         guard (try? HTTPAddress(parsing: httpAddress)) != nil else {
             throw ConfigurationError(key: key("http.address"), problem: "'\(httpAddress)' is not host:port", fix: "use e.g. 0.0.0.0:8080")
