@@ -319,24 +319,19 @@ package final class Pipeline: ConsumerDelegate, Sendable {
 
     package func intakeShouldPause(currentlyPaused: Bool) -> Bool {
         let hold = holdIntake()
-        let (bytes, records, paused, sealed) = state.withLockedValue { state -> (Int, Int, Bool, Bool) in
+        let (bytes, records, paused) = state.withLockedValue { state -> (Int, Int, Bool) in
             let limit = configuration.maxInFlightBytes
             // Hysteresis: resume only below 3/4 of the budget so intake does not flap.
             state.paused =
                 hold || (currentlyPaused ? state.inFlightBytes > limit * 3 / 4 : state.inFlightBytes > limit)
-            // Intake stops: no record will come to fill the open batches before pushes free
-            // memory, and only pushes free it. Waiting out batch.wait would stall intake for up
-            // to that long (with many tenants, open batches alone can fill the budget), and a
-            // stop that long turns a hold into a pause of the partitions.
-            var sealed = false
-            if state.paused, !currentlyPaused {
-                let batches = state.batcher.intakeStopped()
-                enqueue(batches, in: &state)
-                sealed = !batches.isEmpty
-            }
-            return (state.inFlightBytes, state.tracker.totalPending, state.paused, sealed)
+            return (state.inFlightBytes, state.tracker.totalPending, state.paused)
         }
-        if sealed { wakeScheduler() }
+        // Intake stops: no record will come to fill the open batches before pushes free memory,
+        // and only pushes free it. Waiting out batch.wait would stall intake for up to that long
+        // (with many tenants, open batches alone can fill the budget), and a stop that long turns
+        // a hold into a pause of the partitions. (Only the poll thread adds records, and it is
+        // the caller, so nothing can join a batch between the decision and the seal.)
+        if paused, !currentlyPaused { seal { $0.intakeStopped() } }
         metrics.inFlight(bytes: bytes, records: records)
         metrics.intakePaused(paused)
         return paused
