@@ -14,23 +14,43 @@ extension EntryValidator {
     ///   (including a malformed timestamp or structured metadata pair).
     /// - Parameter bounds: extremes over the entries of `bytes` (``LokiProtobufScanner``); when
     ///   they show every entry within the limits, only the labels are checked.
+    /// - Parameter memo: label texts found valid before, kept across calls by the caller (see
+    ///   ``LabelMemo``); a label text in it is not parsed again.
     package func validate(
-        protobuf bytes: [UInt8], bounds: EntryBounds? = nil, now: Int64
+        protobuf bytes: [UInt8], bounds: EntryBounds? = nil, now: Int64, memo: inout LabelMemo
     ) throws(RecordDecodeError) -> ValidationOutcome<[UInt8]> {
+        if memo.validatedUnder != limits {
+            memo.validLabelTexts = ByteMemo(capacity: memo.validLabelTexts.capacity)
+            memo.validatedUnder = limits
+        }
         let window = TimeWindow(now: now, limits: limits)
         var pass = ProtobufPass(validator: self, window: window)
+        // Moved in and out, not copied: the pass's stores must not copy the memo.
+        swap(&pass.knownValid, &memo.validLabelTexts)
+        defer { swap(&pass.knownValid, &memo.validLabelTexts) }
         if let bounds, keepsEvery(bounds, window: window) {
             let labelsValid = try bytes.withUnsafeBufferPointer { (buffer) throws(RecordDecodeError) in
                 try pass.labelsOnly(buffer, entries: bounds.entries)
             }
             if labelsValid { return pass.tally.outcome(bytes, isUnchanged: true) }
-            pass = ProtobufPass(validator: self, window: window)  // a stream is refused: the full pass says which entries
+            // A stream is refused: the full pass says which entries.
+            var fresh = ProtobufPass(validator: self, window: window)
+            swap(&fresh.knownValid, &pass.knownValid)
+            pass = fresh
         }
         try bytes.withUnsafeBufferPointer { (buffer) throws(RecordDecodeError) in
             try pass.run(buffer)
         }
         guard pass.rewriting else { return pass.tally.outcome(bytes, isUnchanged: true) }
         return pass.tally.outcome(pass.output, isUnchanged: false)
+    }
+
+    /// ``validate(protobuf:bounds:now:memo:)`` with a memo of its own (one request).
+    package func validate(
+        protobuf bytes: [UInt8], bounds: EntryBounds? = nil, now: Int64
+    ) throws(RecordDecodeError) -> ValidationOutcome<[UInt8]> {
+        var memo = LabelMemo()
+        return try validate(protobuf: bytes, bounds: bounds, now: now, memo: &memo)
     }
 }
 
@@ -48,6 +68,8 @@ private struct ProtobufPass {
     /// The last label bytes validated and their result: consecutive streams often share labels.
     var lastLabels: Range<Int>?
     var lastLabelError: LabelSetError?
+    /// Label texts found valid under these limits, in earlier requests too (the caller's).
+    var knownValid = ByteMemo<Bool>(capacity: 1)
 
     init(validator: EntryValidator, window: EntryValidator.TimeWindow) {
         self.validator = validator
@@ -183,13 +205,16 @@ private struct ProtobufPass {
             return lastLabelError
         }
         lastLabels = labels
-        do throws(LabelSetError) {
-            try LabelSetParser.validate(
-                UnsafeBufferPointer(rebasing: buffer[labels]),
-                limits: validator.limits,
-                scratch: &scratch
-            )
+        let text = UnsafeBufferPointer(rebasing: buffer[labels])
+        let hash = ByteHash.hash(text)
+        if let known = knownValid.entry(hash: hash), ByteMemo<Bool>.equal(known.key, text) {
             lastLabelError = nil
+            return nil
+        }
+        do throws(LabelSetError) {
+            try LabelSetParser.validate(text, limits: validator.limits, scratch: &scratch)
+            lastLabelError = nil
+            knownValid.store(true, key: Array(text), hash: hash)
         } catch {
             lastLabelError = error
         }

@@ -43,19 +43,31 @@ package struct EntryValidator: Sendable {
     /// - Parameter bounds: extremes over the entries, when the decoder measured them: if every
     ///   entry is within the limits by them, only labels are checked (same outcome, one walk
     ///   less).
+    /// - Parameter memo: what earlier calls learnt about label sets (see ``LabelMemo``).
     package func validate(
         _ content: PushContent,
         bounds: EntryBounds? = nil,
-        now: Int64
+        now: Int64,
+        memo: inout LabelMemo
     ) throws(RecordDecodeError) -> ValidationOutcome<PushContent> {
         switch content {
         case .protobuf(let bytes):
-            let outcome = try validate(protobuf: bytes, bounds: bounds, now: now)
+            let outcome = try validate(protobuf: bytes, bounds: bounds, now: now, memo: &memo)
             return outcome.replacingContent(.protobuf(outcome.content))
         case .streams(let streams):
             let outcome = validate(streams: streams, now: now)
             return outcome.replacingContent(.streams(outcome.content))
         }
+    }
+
+    /// ``validate(_:bounds:now:memo:)`` with a memo of its own (one record).
+    package func validate(
+        _ content: PushContent,
+        bounds: EntryBounds? = nil,
+        now: Int64
+    ) throws(RecordDecodeError) -> ValidationOutcome<PushContent> {
+        var memo = LabelMemo()
+        return try validate(content, bounds: bounds, now: now, memo: &memo)
     }
 
     /// Validates decoded streams (the JSON path).

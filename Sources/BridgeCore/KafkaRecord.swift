@@ -57,9 +57,13 @@ package struct KafkaRecord: Sendable {
     ///
     /// The last one wins, like Go's `http.Header.Set` overwriting earlier values.
     package func header(_ name: String) -> String? {
+        headerBytes(name).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// ``header(_:)`` as the value's bytes, without making a String.
+    package func headerBytes(_ name: String) -> [UInt8]? {
         for header in headers.reversed() where Self.equalIgnoringASCIICase(header.key, name) {
-            guard let value = header.value else { return nil }
-            return String(decoding: value, as: UTF8.self)
+            return header.value
         }
         return nil
     }

@@ -16,14 +16,28 @@ package enum LokiJSONPushTranscoder {
     ///
     /// - Returns: what the body holds, and its streams as protobuf `PushRequest` fields.
     /// - Throws: ``RecordDecodeError`` with reason `.json` saying what is wrong and where.
-    package static func transcode(_ bytes: [UInt8]) throws(RecordDecodeError) -> (LokiProtobufScanner.Summary, [UInt8]) {
+    ///
+    /// - Parameter labels: label objects already read (raw JSON → label text), kept across
+    ///   calls by the caller; see ``LabelMemo``.
+    package static func transcode(
+        _ bytes: [UInt8], labels: inout ByteMemo<[UInt8]>
+    ) throws(RecordDecodeError) -> (LokiProtobufScanner.Summary, [UInt8]) {
         try bytes.withUnsafeBufferPointer { (buffer) throws(RecordDecodeError) in
             // An unescaped line is never longer than the JSON it came from.
             let lineBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, buffer.count))
             defer { lineBuffer.deallocate() }
             var parser = JSONPushParser(buffer, lineBuffer: lineBuffer)
+            // Moved in and out, not copied: the parser's stores must not copy the memo.
+            swap(&parser.labelMemo, &labels)
+            defer { swap(&parser.labelMemo, &labels) }
             return try parser.pushRequest()
         }
+    }
+
+    /// Transcodes `bytes` with a memo of its own (one record, tests).
+    package static func transcode(_ bytes: [UInt8]) throws(RecordDecodeError) -> (LokiProtobufScanner.Summary, [UInt8]) {
+        var labels = ByteMemo<[UInt8]>()
+        return try transcode(bytes, labels: &labels)
     }
 }
 
@@ -44,6 +58,8 @@ private struct JSONPushParser {
     var labelBytes: [UInt8] = []
     var labelPairs: [(name: Range<Int>, value: Range<Int>)] = []
     var labelOrder: [Int] = []
+    /// Label objects read before (the caller's, moved in for the call).
+    var labelMemo = ByteMemo<[UInt8]>(capacity: 1)
 
     init(_ input: UnsafeBufferPointer<UInt8>, lineBuffer: UnsafeMutablePointer<UInt8>) {
         self.input = input
@@ -275,7 +291,49 @@ private struct JSONPushParser {
     /// Names are compared as bytes, which is String order and equality for ASCII. An object with
     /// a non-ASCII name is read again the String way, since String compares and deduplicates
     /// those by canonical equivalence.
+    ///
+    /// An object whose bytes were read before is not read again: its text comes from
+    /// ``labelMemo``. A JSON object ends where its closing brace is, so the same bytes at
+    /// `position` read the same way, whatever follows them.
     mutating func labelText() throws(RecordDecodeError) -> [UInt8] {
+        let start = position
+        let probe = labelProbeHash()
+        if let probe, let known = labelMemo.entry(hash: probe),
+            ByteMemo<[UInt8]>.hasPrefix(UnsafeBufferPointer(rebasing: input[start...]), known.key)
+        {
+            position = start + known.key.count
+            return known.value
+        }
+        let text = try readLabelText()
+        if let probe { labelMemo.store(text, key: Array(input[start..<position]), hash: probe) }
+        return text
+    }
+
+    /// The hash ``labelText()`` remembers the object at `position` under: of its bytes up to
+    /// the first `}` (the whole object, unless a value holds a brace), found eight bytes at a
+    /// time without parsing; nil when no `}` follows.
+    func labelProbeHash() -> UInt64? {
+        guard let base = input.baseAddress else { return nil }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        var end = position
+        while end + 8 <= input.count {
+            let brace = UInt64(littleEndian: UnsafeRawPointer(base + end).loadUnaligned(as: UInt64.self)) ^ (ones &* 0x7D)
+            let found = (brace &- ones) & ~brace & 0x8080_8080_8080_8080
+            if found != 0 {
+                end += found.trailingZeroBitCount >> 3
+                return ByteHash.hash(UnsafeBufferPointer(rebasing: input[position...end]))
+            }
+            end += 8
+        }
+        while end < input.count {
+            if input[end] == UInt8(ascii: "}") { return ByteHash.hash(UnsafeBufferPointer(rebasing: input[position...end])) }
+            end += 1
+        }
+        return nil
+    }
+
+    /// ``labelText()`` without the memo: reads the object at `position`.
+    mutating func readLabelText() throws(RecordDecodeError) -> [UInt8] {
         let start = position
         labelBytes.removeAll(keepingCapacity: true)
         labelPairs.removeAll(keepingCapacity: true)
@@ -700,7 +758,19 @@ private struct JSONPushParser {
         return true
     }
 
-    mutating func expect(_ byte: UInt8, _ what: String) throws(RecordDecodeError) {
+    /// Consumes `byte`, after whitespace. Runs a few times per entry: the usual case (the byte
+    /// right here) is inlined, the rest is not.
+    @inline(__always)
+    mutating func expect(_ byte: UInt8, _ what: StaticString) throws(RecordDecodeError) {
+        if position < input.count, input[position] == byte {
+            position += 1
+            return
+        }
+        try expectAfterWhitespace(byte, what)
+    }
+
+    @inline(never)
+    mutating func expectAfterWhitespace(_ byte: UInt8, _ what: StaticString) throws(RecordDecodeError) {
         skipWhitespace()
         guard peek() == byte else { throw fail("expected \(what)") }
         position += 1

@@ -37,10 +37,18 @@ package struct RecordDecoder: Sendable {
         self.decompressor = decompressor
     }
 
-    /// Decodes one record.
+    /// Decodes one record with a memo of its own (tests, one-off reads).
     ///
     /// - Throws: ``RecordDecodeError`` saying why the record cannot be read.
     package func decode(_ record: KafkaRecord) throws(RecordDecodeError) -> DecodedRecord {
+        var memo = LabelMemo()
+        return try decode(record, memo: &memo)
+    }
+
+    /// Decodes one record, reusing what `memo` remembers of earlier records' label sets.
+    ///
+    /// - Throws: ``RecordDecodeError`` saying why the record cannot be read.
+    package func decode(_ record: KafkaRecord, memo: inout LabelMemo) throws(RecordDecodeError) -> DecodedRecord {
         guard let value = record.value, !value.isEmpty else {
             throw RecordDecodeError(.emptyValue, "record has no value")
         }
@@ -61,7 +69,7 @@ package struct RecordDecoder: Sendable {
         case .json(let gzipped):
             let raw = gzipped ? try decompressor.gunzip(value, limit: options.maxDecompressedBytes) : value
             // Straight to protobuf stream fields: from here on JSON takes the protobuf fast path.
-            let (summary, wire) = try LokiJSONPushTranscoder.transcode(raw)
+            let (summary, wire) = try LokiJSONPushTranscoder.transcode(raw, labels: &memo.jsonLabelTexts)
             return DecodedRecord(
                 tenant: tenant, content: .protobuf(wire), streamCount: summary.streams,
                 entryCount: summary.entries, lineBytes: summary.lineBytes, encodedBytes: wire.count,
@@ -76,28 +84,32 @@ package struct RecordDecoder: Sendable {
 
     private func format(of record: KafkaRecord, value: [UInt8]) throws(RecordDecodeError) -> Format {
         let encoding = record.header("Content-Encoding")?.trimmed.lowercased() ?? ""
-        if let contentType = record.header("Content-Type") {
-            // Parameters such as "; charset=utf-8" do not change the format.
-            let mediaType = contentType.split(separator: ";").first.map { String($0).trimmed.lowercased() } ?? ""
-            switch mediaType {
-            case "application/x-protobuf", "application/protobuf":
-                guard encoding.isEmpty || encoding == "snappy" else {
-                    throw RecordDecodeError(
-                        .unsupportedContentEncoding, "protobuf push with Content-Encoding '\(encoding)'")
-                }
-                return .protobuf
-            case "application/json":
-                switch encoding {
-                case "": return .json(gzipped: false)
-                case "gzip": return .json(gzipped: true)
-                default:
-                    throw RecordDecodeError(.unsupportedContentEncoding, "JSON push with Content-Encoding '\(encoding)'")
-                }
-            default:
-                throw RecordDecodeError(.unsupportedContentType, "Content-Type '\(contentType)' is not a Loki push format")
-            }
+        guard let contentTypeBytes = record.headerBytes("Content-Type") else { return sniff(value) }
+        // What the distributor writes, compared as bytes: no String work for the usual record.
+        if encoding.isEmpty {
+            if contentTypeBytes.elementsEqual("application/x-protobuf".utf8) { return .protobuf }
+            if contentTypeBytes.elementsEqual("application/json".utf8) { return .json(gzipped: false) }
         }
-        return sniff(value)
+        let contentType = String(decoding: contentTypeBytes, as: UTF8.self)
+        // Parameters such as "; charset=utf-8" do not change the format.
+        let mediaType = contentType.split(separator: ";").first.map { String($0).trimmed.lowercased() } ?? ""
+        switch mediaType {
+        case "application/x-protobuf", "application/protobuf":
+            guard encoding.isEmpty || encoding == "snappy" else {
+                throw RecordDecodeError(
+                    .unsupportedContentEncoding, "protobuf push with Content-Encoding '\(encoding)'")
+            }
+            return .protobuf
+        case "application/json":
+            switch encoding {
+            case "": return .json(gzipped: false)
+            case "gzip": return .json(gzipped: true)
+            default:
+                throw RecordDecodeError(.unsupportedContentEncoding, "JSON push with Content-Encoding '\(encoding)'")
+            }
+        default:
+            throw RecordDecodeError(.unsupportedContentType, "Content-Type '\(contentType)' is not a Loki push format")
+        }
     }
 
     /// Guesses the format of a record without Content-Type.
@@ -164,10 +176,17 @@ package struct RecordDecoder: Sendable {
 extension String {
     /// The string without leading and trailing ASCII whitespace.
     package var trimmed: String {
+        // The usual header value starts and ends with a visible ASCII character: nothing to
+        // trim, and no Unicode property look-ups (this runs for every record).
+        if let first = utf8.first, let last = utf8.last, Self.isVisibleASCII(first), Self.isVisibleASCII(last) {
+            return self
+        }
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
             let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
         else { return "" }
         return String(scalars[first...last])
     }
+
+    private static func isVisibleASCII(_ byte: UInt8) -> Bool { byte > 0x20 && byte < 0x7F }
 }

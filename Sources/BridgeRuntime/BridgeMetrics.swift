@@ -13,13 +13,23 @@ package final class BridgeMetrics: Sendable {
     private let factory: any MetricsFactory
     private let counters = NIOLockedValueBox<[String: Counter]>([:])
     private let gauges = NIOLockedValueBox<[String: Gauge]>([:])
+    /// The consumption counters per partition, found by partition, not by building a label key
+    /// for each of the three for every record.
+    private let consumption = NIOLockedValueBox<[TopicPartition: ConsumptionCounters]>([:])
     /// Duration of one push request (histogram).
     let pushDuration: Timer
+    /// Gauges set after every consumed record, kept at hand rather than looked up by name.
+    private let inFlightBytes: Gauge
+    private let inFlightRecords: Gauge
+    private let intakePausedGauge: Gauge
 
     /// Creates the metrics on `factory` (the Prometheus factory in production, a test factory in tests).
     package init(factory: any MetricsFactory, version: String) {
         self.factory = factory
         pushDuration = Timer(label: Self.prefix + "push_duration_seconds", dimensions: [], preferredDisplayUnit: .seconds, factory: factory)
+        inFlightBytes = Gauge(label: Self.prefix + "in_flight_bytes", dimensions: [], factory: factory)
+        inFlightRecords = Gauge(label: Self.prefix + "in_flight_records", dimensions: [], factory: factory)
+        intakePausedGauge = Gauge(label: Self.prefix + "intake_paused", dimensions: [], factory: factory)
         gauge("build_info", ["version": version]).record(1)
         // Series that alerts watch with increase(): created at 0 so the first event is a visible step.
         for outcome in ["accepted", "rejected"] { _ = counter("entries_pushed_total", ["outcome": outcome]) }
@@ -56,13 +66,33 @@ package final class BridgeMetrics: Sendable {
 
     // MARK: - Named metrics
 
-    func recordsConsumed(_ partition: TopicPartition, count: Int) {
-        counter("records_consumed_total", ["topic": partition.topic, "partition": "\(partition.partition)"]).increment(by: count)
+    /// One record of `partition` consumed: `bytes` of value, `entries` decoded (0 if it was not).
+    func consumed(_ partition: TopicPartition, bytes: Int, entries: Int) {
+        let counters = consumption(partition)
+        counters.records.increment()
+        counters.bytes.increment(by: bytes)
+        counters.entries.increment(by: entries)
     }
 
-    func bytesConsumed(topic: String, bytes: Int) { counter("record_bytes_consumed_total", ["topic": topic]).increment(by: bytes) }
+    /// The counters a consumed record of `partition` moves.
+    private struct ConsumptionCounters: Sendable {
+        /// `records_consumed_total{topic, partition}`
+        let records: Counter
+        /// `record_bytes_consumed_total{topic}`
+        let bytes: Counter
+        /// `entries_consumed_total{topic}`
+        let entries: Counter
+    }
 
-    func entriesConsumed(topic: String, count: Int) { counter("entries_consumed_total", ["topic": topic]).increment(by: count) }
+    private func consumption(_ partition: TopicPartition) -> ConsumptionCounters {
+        if let known = consumption.withLockedValue({ $0[partition] }) { return known }
+        let counters = ConsumptionCounters(
+            records: counter("records_consumed_total", ["topic": partition.topic, "partition": "\(partition.partition)"]),
+            bytes: counter("record_bytes_consumed_total", ["topic": partition.topic]),
+            entries: counter("entries_consumed_total", ["topic": partition.topic]))
+        consumption.withLockedValue { $0[partition] = counters }
+        return counters
+    }
 
     func recordFailed(topic: String, reason: String) {
         counter("records_failed_total", ["topic": topic, "reason": reason]).increment()
@@ -106,12 +136,12 @@ package final class BridgeMetrics: Sendable {
     func assignedPartitions(_ count: Int) { gauge("assigned_partitions").record(count) }
 
     func inFlight(bytes: Int, records: Int) {
-        gauge("in_flight_bytes").record(bytes)
-        gauge("in_flight_records").record(records)
+        inFlightBytes.record(bytes)
+        inFlightRecords.record(records)
     }
 
     /// 1 while intake is stopped, held or with its partitions paused.
-    func intakePaused(_ paused: Bool) { gauge("intake_paused").record(paused ? 1 : 0) }
+    func intakePaused(_ paused: Bool) { intakePausedGauge.record(paused ? 1 : 0) }
 
     func intakeHeld() { counter("intake_holds_total").increment() }
 

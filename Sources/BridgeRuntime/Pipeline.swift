@@ -40,6 +40,9 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     /// Whether intake must pause whatever the memory budget says (Loki's circuit is open).
     private let holdIntake: @Sendable () -> Bool
     private let validator: EntryValidator?
+    /// Label sets read and checked before; only the poll thread decodes, so the lock is
+    /// uncontended, taken once per polled batch.
+    private let labelMemo = NIOLockedValueBox(LabelMemo())
     /// Records it refuses are skipped (done at once): `dlq replay`'s selection.
     private let recordFilter: (@Sendable (KafkaRecord) -> Bool)?
 
@@ -84,10 +87,12 @@ package final class Pipeline: ConsumerDelegate, Sendable {
         let now = ContinuousClock.now
         let wallNanos = Self.nowMillis() * 1_000_000
         let selected = recordFilter.map { filter in records.map(filter) } ?? []
-        let decoded = records.enumerated().map { index, record in
-            Result { () throws(RecordDecodeError) in
-                guard selected.isEmpty || selected[index] else { return Prepared.skipped }
-                return try validated(decoder.decode(record), now: wallNanos)
+        let decoded = labelMemo.withLockedValue { memo in
+            records.enumerated().map { index, record in
+                Result { () throws(RecordDecodeError) in
+                    guard selected.isEmpty || selected[index] else { return Prepared.skipped }
+                    return try validated(decoder.decode(record, memo: &memo), now: wallNanos, memo: &memo)
+                }
             }
         }
         var ready: [PushBatch] = []
@@ -192,9 +197,11 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     /// Applies Loki's limits before anything is sent, so a push is not refused with 400 for
     /// entries the bridge could have known about (too old, too far in the future, too long,
     /// bad labels).
-    private func validated(_ record: DecodedRecord, now: Int64) throws(RecordDecodeError) -> Prepared {
+    private func validated(
+        _ record: DecodedRecord, now: Int64, memo: inout LabelMemo
+    ) throws(RecordDecodeError) -> Prepared {
         guard let validator else { return Prepared(record: record, rejected: nil, truncated: 0, rejectedEntries: 0) }
-        let outcome = try validator.validate(record.content, bounds: record.entryBounds, now: now)
+        let outcome = try validator.validate(record.content, bounds: record.entryBounds, now: now, memo: &memo)
         guard !outcome.isUnchanged else {
             return Prepared(record: record, rejected: nil, truncated: 0, rejectedEntries: 0)
         }
@@ -230,15 +237,11 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     }
 
     private func recordConsumption(_ records: [KafkaRecord], _ decoded: [Result<Prepared, RecordDecodeError>]) {
-        var perPartition: [TopicPartition: Int] = [:]
-        var perTopic: [String: (entries: Int, bytes: Int)] = [:]
         for (record, result) in zip(records, decoded) {
-            perPartition[record.topicPartition, default: 0] += 1
-            perTopic[record.topicPartition.topic, default: (0, 0)].bytes += record.value?.count ?? 0
+            let entries = (try? result.get()).map { $0.record.entryCount + $0.rejectedEntries } ?? 0
+            metrics.consumed(record.topicPartition, bytes: record.value?.count ?? 0, entries: entries)
             switch result {
             case .success(let prepared):
-                perTopic[record.topicPartition.topic, default: (0, 0)].entries +=
-                    prepared.record.entryCount + prepared.rejectedEntries
                 if prepared.truncated > 0 { metrics.entriesTruncated(count: prepared.truncated) }
                 if let rejected = prepared.rejected {
                     metrics.entriesRefused(reason: rejected.reason, count: prepared.rejectedEntries)
@@ -261,11 +264,6 @@ package final class Pipeline: ConsumerDelegate, Sendable {
                         "error.message": "\(error.detail)",
                     ])
             }
-        }
-        for (partition, count) in perPartition { metrics.recordsConsumed(partition, count: count) }
-        for (topic, totals) in perTopic {
-            metrics.entriesConsumed(topic: topic, count: totals.entries)
-            metrics.bytesConsumed(topic: topic, bytes: totals.bytes)
         }
     }
 

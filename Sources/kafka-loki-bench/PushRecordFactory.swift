@@ -17,7 +17,8 @@ struct BenchRecord: Sendable {
     var value: [UInt8]
     var lines: Int
     var lineBytes: Int
-    /// Sum of ``LineHash`` over the record's lines.
+    /// Sum of `ByteHash` over the record's lines: summed over all lines, an order-independent
+    /// fingerprint; the sink's sum equals `fill`'s exactly when every line arrived once.
     var lineHashSum: UInt64
 
     /// The headers the alloy-distributor sets: the tenant and the body's content type.
@@ -103,7 +104,7 @@ struct PushRecordFactory {
                     poolIndex = (poolIndex + 1) % pool.count
                 }
                 lineBytes += line.count
-                hashSum &+= line.withUnsafeBytes { LineHash.hash($0) }
+                hashSum &+= line.withUnsafeBytes { ByteHash.hash($0) }
                 texts.append(line)
                 stamps.append(nanos)
             }

@@ -43,7 +43,7 @@ final class SinkStats: Sendable {
                 try Self.scan(buffer) { line, nanos in
                     local.entries += 1
                     local.lineBytes += line.count
-                    local.lineHashSum &+= LineHash.hash(UnsafeRawBufferPointer(line))
+                    local.lineHashSum &+= ByteHash.hash(UnsafeRawBufferPointer(line))
                     latencies.append(Int(max(0, min(120_000, (now - nanos) / 1_000_000))))
                 }
             }

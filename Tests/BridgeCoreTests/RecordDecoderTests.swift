@@ -70,6 +70,12 @@ struct RecordDecoderTests {
         ),
         Routing(name: "json", headers: [("Content-Type", "application/json")], value: jsonBytes, expected: .json),
         Routing(
+            name: "padded values are trimmed",
+            headers: [("Content-Type", " application/x-protobuf\t"), ("Content-Encoding", " Snappy ")],
+            value: protobufValue,
+            expected: .protobuf
+        ),
+        Routing(
             name: "json with charset, odd case",
             headers: [("content-type", " Application/JSON; charset=utf-8")],
             value: jsonBytes,
@@ -289,5 +295,13 @@ struct RecordDecoderTests {
         #expect(record("a@b").header("a`b") == nil)
         #expect(record("a[b").header("A{B") == nil)
         #expect(record("X_Scope").header("X-Scope") == nil)
+    }
+
+    @Test("header values are trimmed of whitespace, Unicode included, and kept when there is none", arguments: [
+        ("tenant-1", "tenant-1"), (" tenant-1\t", "tenant-1"), ("\u{00A0}a b\u{2003}", "a b"), ("é", "é"),
+        ("", ""), (" \n ", ""), ("x\u{0085}", "x"),
+    ])
+    func trimming(_ value: String, _ expected: String) {
+        #expect(value.trimmed == expected)
     }
 }
