@@ -51,7 +51,9 @@ private struct JSONPushParser {
     var out: [UInt8] = []
     var summary = LokiProtobufScanner.Summary()
     /// Scratch buffers reused across streams and entries.
-    var stream: [UInt8] = []
+    /// Where the stream being encoded starts in `out`: its tag, then a two-byte length
+    /// placeholder (see ``openStream()``).
+    var streamStart = 0
     var entry: [UInt8] = []
     var stamp: [UInt8] = []
     /// Scratch of ``labelText()``: unescaped names and values, their ranges, the sort order.
@@ -93,7 +95,8 @@ private struct JSONPushParser {
         // or a repeated key, is encoded afterwards from the remembered array positions.
         var encoded = false
         var reencode = false
-        stream.removeAll(keepingCapacity: true)
+        streamStart = out.count
+        openStream()
         try object { (parser, key) throws(RecordDecodeError) in
             switch key {
             case "stream":
@@ -108,7 +111,7 @@ private struct JSONPushParser {
                     reencode = reencode || encoded
                     values = nil
                 } else if let labels, !encoded, !reencode {
-                    ProtoWireWriter.appendLengthDelimited(field: 1, labels, to: &parser.stream)
+                    ProtoWireWriter.appendLengthDelimited(field: 1, labels, to: &parser.out)
                     try parser.array { (parser) throws(RecordDecodeError) in try parser.valueEntry() }
                     encoded = true
                     values = start..<parser.position
@@ -124,15 +127,15 @@ private struct JSONPushParser {
             let after = position
             defer { position = after }
             summary = before
-            stream.removeAll(keepingCapacity: true)
+            openStream()
             if let labels {
-                ProtoWireWriter.appendLengthDelimited(field: 1, labels, to: &stream)
+                ProtoWireWriter.appendLengthDelimited(field: 1, labels, to: &out)
                 if let values {
                     position = values.lowerBound
                     try array { (parser) throws(RecordDecodeError) in try parser.valueEntry() }
                 }
             } else if let legacyLabels {
-                ProtoWireWriter.appendLengthDelimited(field: 1, legacyLabels.utf8, to: &stream)
+                ProtoWireWriter.appendLengthDelimited(field: 1, legacyLabels.utf8, to: &out)
                 if let entries {
                     position = entries.lowerBound
                     try array { (parser) throws(RecordDecodeError) in try parser.legacyEntry() }
@@ -141,8 +144,34 @@ private struct JSONPushParser {
                 throw RecordDecodeError(.json, "stream has neither 'stream' nor 'labels'")
             }
         }
-        ProtoWireWriter.appendLengthDelimited(field: 1, stream, to: &out)
+        closeStream()
         summary.streams += 1
+    }
+
+    /// Starts the stream at ``streamStart`` afresh (dropping what a first pass wrote): the
+    /// `PushRequest.streams` tag and a two-byte length, fixed by ``closeStream()``. Streams are
+    /// written straight into `out`, not assembled apart and copied in: that copy was a pass
+    /// over every byte of the output.
+    mutating func openStream() {
+        out.removeSubrange(streamStart...)
+        out.append(0x0A)  // field 1, length-delimited
+        out.append(0x80)  // a two-byte varint placeholder
+        out.append(0x00)
+    }
+
+    /// Writes the length of the stream begun by ``openStream()``. Two bytes hold lengths from
+    /// 128 to 16,383 (a typical record's streams); other lengths move the body once.
+    mutating func closeStream() {
+        let lengthAt = streamStart + 1
+        let length = out.count - (lengthAt + 2)
+        if length >= 0x80, length < 0x4000 {
+            out[lengthAt] = UInt8(truncatingIfNeeded: length) | 0x80
+            out[lengthAt + 1] = UInt8(truncatingIfNeeded: length >> 7)
+            return
+        }
+        var prefix: [UInt8] = []
+        ProtoWireWriter.appendVarint(UInt64(length), to: &prefix)
+        out.replaceSubrange(lengthAt..<(lengthAt + 2), with: prefix)
     }
 
     /// `["<unix ns>", "line"]` or `["<unix ns>", "line", {"name": "value"}]`.
@@ -216,9 +245,9 @@ private struct JSONPushParser {
                 count = timestamp.write(into: header, at: count)
                 put(0x12)  // field 2 (line)
                 put(varint: text.count)
-                stream.append(contentsOf: UnsafeBufferPointer(rebasing: header[..<count]))
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: header[..<count]))
             }
-            stream.append(contentsOf: text)
+            out.append(contentsOf: text)
             return
         }
         entry.removeAll(keepingCapacity: true)
@@ -232,7 +261,7 @@ private struct JSONPushParser {
             ProtoWireWriter.appendLengthDelimited(field: 2, value.utf8, to: &pair)
             ProtoWireWriter.appendLengthDelimited(field: 3, pair, to: &entry)
         }
-        ProtoWireWriter.appendLengthDelimited(field: 2, entry, to: &stream)
+        ProtoWireWriter.appendLengthDelimited(field: 2, entry, to: &out)
     }
 
     /// A string of Unix nanoseconds, or an integer.

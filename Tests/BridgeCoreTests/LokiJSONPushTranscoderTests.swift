@@ -146,6 +146,16 @@ struct LokiJSONPushTranscoderTests {
         }
     }
 
+    /// Streams are written in place behind a two-byte length: lengths below 128 and from
+    /// 16,384 need another size, so every length around both edges is tried.
+    @Test("stream lengths around the one-, two- and three-byte length edges")
+    func streamLengthEdges() {
+        for lineLength in Array(80...140) + Array(16_300...16_420) {
+            let line = String(repeating: "x", count: lineLength)
+            #expect(Self.agree(Array(#"{"streams":[{"stream":{"a":"b"},"values":[["1","\#(line)"]]},{"stream":{"c":"d"},"values":[["2","e"]]}]}"#.utf8)))
+        }
+    }
+
     @Test("generated bodies and corrupted copies agree with the Codable decoder")
     func generated() {
         var random = SplitMix64(seed: 0x5EED)
