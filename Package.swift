@@ -108,6 +108,7 @@ let package = Package(
             dependencies: [
                 "BridgeRuntime", "BridgeCore", "BridgeCodecs", "KafkaInput",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),

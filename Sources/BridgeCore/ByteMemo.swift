@@ -5,8 +5,10 @@
 ///
 /// Entries are found by a 64-bit hash (``ByteHash``) and always confirmed by comparing the
 /// stored bytes, so a collision costs a miss, never a wrong answer. When `capacity` entries
-/// are stored the memo starts over empty: simple, bounded (a few hundred bytes per entry), and
-/// a working set larger than the memo only loses the speed-up.
+/// are stored the memo starts over empty, and keys longer than `maxKeyBytes` are not stored:
+/// label sets are a few hundred bytes, while a label object may in principle be as large as a
+/// record, and this memory is outside the in-flight budget. A working set larger than the
+/// memo only loses the speed-up.
 package struct ByteMemo<Value: Sendable>: Sendable {
     package struct Entry: Sendable {
         /// The bytes the value was computed from.
@@ -17,10 +19,13 @@ package struct ByteMemo<Value: Sendable>: Sendable {
     private var entries: [UInt64: Entry] = [:]
     /// Most entries kept before the memo starts over.
     package let capacity: Int
+    /// Longest key stored; longer ones are worked out every time.
+    package let maxKeyBytes: Int
 
-    package init(capacity: Int = 4096) {
+    package init(capacity: Int = 4096, maxKeyBytes: Int = 1024) {
         precondition(capacity > 0, "a memo needs room for one entry")
         self.capacity = capacity
+        self.maxKeyBytes = maxKeyBytes
     }
 
     /// Entries stored now.
@@ -29,8 +34,10 @@ package struct ByteMemo<Value: Sendable>: Sendable {
     /// The entry stored under `hash`, whatever its bytes: the caller confirms them.
     package func entry(hash: UInt64) -> Entry? { entries[hash] }
 
-    /// Stores `value` for `key` under `hash` (replacing what was there).
+    /// Stores `value` for `key` under `hash` (replacing what was there), unless `key` is longer
+    /// than ``maxKeyBytes``.
     package mutating func store(_ value: Value, key: [UInt8], hash: UInt64) {
+        guard key.count <= maxKeyBytes else { return }
         if entries.count >= capacity, entries[hash] == nil { entries.removeAll(keepingCapacity: true) }
         entries[hash] = Entry(key: key, value: value)
     }
@@ -41,8 +48,9 @@ package struct ByteMemo<Value: Sendable>: Sendable {
         return entry.value
     }
 
-    /// Stores `value` for the bytes `key`.
+    /// Stores `value` for the bytes `key` (unless longer than ``maxKeyBytes``).
     package mutating func store(_ value: Value, for key: UnsafeBufferPointer<UInt8>) {
+        guard key.count <= maxKeyBytes else { return }
         store(value, key: Array(key), hash: ByteHash.hash(key))
     }
 
@@ -75,6 +83,10 @@ package struct ByteMemo<Value: Sendable>: Sendable {
 /// The label sets one consumer has already read and checked, kept across records (it belongs
 /// to one poll thread: pass it `inout`, never share it).
 ///
+/// At most 4,096 entries of at most 1 KiB each (with the label text of a JSON object, about
+/// as long again): 12 MiB at the very worst, about a megabyte for a topic of a few thousand
+/// streams of ordinary label sets.
+///
 /// - `jsonLabelTexts`: the raw JSON of a `"stream": {…}` object → its Loki label text
 ///   (``LokiJSONPushTranscoder``).
 /// - `validLabelTexts`: label texts that passed ``LabelSetParser/validate(_:limits:scratch:)``
@@ -86,8 +98,8 @@ package struct LabelMemo: Sendable {
     /// The limits ``validLabelTexts`` was filled under; other limits start it over.
     package var validatedUnder: EntryLimits?
 
-    package init(capacity: Int = 4096) {
-        jsonLabelTexts = ByteMemo(capacity: capacity)
-        validLabelTexts = ByteMemo(capacity: capacity)
+    package init(capacity: Int = 4096, maxKeyBytes: Int = 1024) {
+        jsonLabelTexts = ByteMemo(capacity: capacity, maxKeyBytes: maxKeyBytes)
+        validLabelTexts = ByteMemo(capacity: capacity, maxKeyBytes: maxKeyBytes)
     }
 }

@@ -20,7 +20,8 @@ extension EntryValidator {
         protobuf bytes: [UInt8], bounds: EntryBounds? = nil, now: Int64, memo: inout LabelMemo
     ) throws(RecordDecodeError) -> ValidationOutcome<[UInt8]> {
         if memo.validatedUnder != limits {
-            memo.validLabelTexts = ByteMemo(capacity: memo.validLabelTexts.capacity)
+            memo.validLabelTexts = ByteMemo(
+                capacity: memo.validLabelTexts.capacity, maxKeyBytes: memo.validLabelTexts.maxKeyBytes)
             memo.validatedUnder = limits
         }
         let window = TimeWindow(now: now, limits: limits)
@@ -36,7 +37,7 @@ extension EntryValidator {
             // A stream is refused: the full pass says which entries.
             var fresh = ProtobufPass(validator: self, window: window)
             swap(&fresh.knownValid, &pass.knownValid)
-            pass = fresh
+            pass = consume fresh  // one owner of the memo, so its next store does not copy it
         }
         try bytes.withUnsafeBufferPointer { (buffer) throws(RecordDecodeError) in
             try pass.run(buffer)

@@ -174,7 +174,7 @@ package struct RecordDecoder: Sendable {
 }
 
 extension String {
-    /// The string without leading and trailing ASCII whitespace.
+    /// The string without leading and trailing whitespace (Unicode's, ASCII included).
     package var trimmed: String {
         // The usual header value starts and ends with a visible ASCII character: nothing to
         // trim, and no Unicode property look-ups (this runs for every record).

@@ -41,7 +41,7 @@ package final class Pipeline: ConsumerDelegate, Sendable {
     private let holdIntake: @Sendable () -> Bool
     private let validator: EntryValidator?
     /// Label sets read and checked before; only the poll thread decodes, so the lock is
-    /// uncontended, taken once per polled batch.
+    /// uncontended (taken once per `consume` call, which the consumer makes per record).
     private let labelMemo = NIOLockedValueBox(LabelMemo())
     /// Records it refuses are skipped (done at once): `dlq replay`'s selection.
     private let recordFilter: (@Sendable (KafkaRecord) -> Bool)?

@@ -36,6 +36,19 @@ struct LabelMemoTests {
         #expect(Self.bytes("{n=\"0\"}").withUnsafeBufferPointer { memo.value(for: $0) } == nil)
     }
 
+    @Test("keys longer than the limit are not stored: the memo's memory stays bounded")
+    func longKeysAreNotStored() {
+        var memo = ByteMemo<Int>(capacity: 8, maxKeyBytes: 16)
+        let short = Self.bytes(String(repeating: "a", count: 16))
+        let long = Self.bytes(String(repeating: "a", count: 17))
+        short.withUnsafeBufferPointer { memo.store(1, for: $0) }
+        long.withUnsafeBufferPointer { memo.store(2, for: $0) }
+        memo.store(3, key: long, hash: 42)
+        #expect(memo.count == 1)
+        #expect(short.withUnsafeBufferPointer { memo.value(for: $0) } == 1)
+        #expect(long.withUnsafeBufferPointer { memo.value(for: $0) } == nil)
+    }
+
     @Test("prefix comparison at every length around the eight-byte step")
     func prefixAtEveryLength() {
         let text = Self.bytes("0123456789abcdefghijklmnopq")
@@ -85,6 +98,11 @@ struct LabelMemoTests {
                 #expect(a.1 == b.1, "body \(round): \(String(decoding: body, as: UTF8.self))")
                 #expect(a.0 == b.0)
                 valid += 1
+                // And against the Codable reference, which shares no code with the memo (it
+                // keeps the first of repeated names where Loki keeps the last: not compared).
+                if !String(decoding: body, as: UTF8.self).contains(Self.repeatedName) {
+                    #expect(b.1 == Self.reference(body), "body \(round): \(String(decoding: body, as: UTF8.self))")
+                }
             case (.failure(let a), .failure(let b)):
                 #expect(a.detail == b.detail)
             default:
@@ -93,6 +111,27 @@ struct LabelMemoTests {
         }
         #expect(valid > 300)
         #expect(memo.count > 0)  // (corrupted bodies add label objects of their own)
+    }
+
+    private static let repeatedName = #"{"app":"api","app":"web"}"#
+
+    /// The protobuf stream fields the Codable decoder and PushBodyBuilder make of `body`.
+    private static func reference(_ body: [UInt8]) -> [UInt8]? {
+        guard let streams = try? LokiJSONPushDecoder.decode(body) else { return nil }
+        var out: [UInt8] = []
+        PushBodyBuilder.appendStreams(streams, to: &out)
+        return out
+    }
+
+    @Test("objects alike up to their first brace, in both orders in one body, with one memo")
+    func braceNearMisses() throws {
+        var memo = ByteMemo<[UInt8]>()
+        for (first, second) in [(#"{"app":"}"}"#, #"{"app":"}","env":"x"}"#), (#"{"app":"}","env":"x"}"#, #"{"app":"}"}"#)] {
+            let body = Self.bytes(
+                #"{"streams":[{"stream":\#(first),"values":[["1","a"]]},{"stream":\#(second),"values":[["2","b"]]},{"stream":\#(first),"values":[["3","c"]]}]}"#)
+            let (_, wire) = try LokiJSONPushTranscoder.transcode(body, labels: &memo)
+            #expect(wire == Self.reference(body))
+        }
     }
 
     @Test("a remembered label object is not read again")

@@ -68,14 +68,18 @@ struct PipelineHarness {
     let pipeline: Pipeline
     let wakes = WakeCounter()
 
-    init(configure: (inout BridgeConfiguration) -> Void = { _ in }) {
+    /// - Parameter metricsFactory: where the pipeline's metrics go (no-op by default).
+    init(
+        metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
+        configure: (inout BridgeConfiguration) -> Void = { _ in }
+    ) {
         var configuration = BridgeConfiguration()
         configure(&configuration)
         let wakes = wakes
         pipeline = Pipeline(
             configuration: configuration,
             decoder: RecordDecoder(options: .init(), decompressor: NativeDecompressor()),
-            metrics: BridgeMetrics(factory: NOOPMetricsHandler.instance, version: "test"),
+            metrics: BridgeMetrics(factory: metricsFactory, version: "test"),
             logger: Logger(label: "pipeline-test", factory: { _ in SwiftLogNoOpLogHandler() }),
             wakeScheduler: { wakes.wake() }
         )

@@ -2,6 +2,7 @@ import BridgeCodecs
 import Foundation
 import BridgeCore
 import BridgeRuntime
+import MetricsTestKit
 import Testing
 
 @Suite("Pipeline: batches finishing in any order never commit past an unfinished record")
@@ -156,6 +157,24 @@ struct PipelineTests {
         #expect(work.map { $0.tickets.map(\.offset) } == [[2, 4]])
         pipeline.finish(work[0], done: true)
         #expect(pipeline.commitCandidates() == [p: 5])
+    }
+
+    @Test func consumedRecordsBytesAndEntriesAreCountedPerPartitionAndTopic() throws {
+        let metrics = TestMetrics()
+        let pipeline = PipelineHarness(metricsFactory: metrics).pipeline
+        pipeline.partitionsAssigned([p, q], committedOffsets: [:])
+        let records = [record(0, "a"), PipelineHarness.undecodable(p, 1), record(0, "b", on: q)]
+        pipeline.consume([records[0]])
+        pipeline.consume([records[1], records[2]])
+        func counter(_ name: String, _ dimensions: [(String, String)]) throws -> Int64 {
+            try metrics.expectCounter("kafka_loki_bridge_" + name, dimensions).totalValue
+        }
+        #expect(try counter("records_consumed_total", [("topic", p.topic), ("partition", "0")]) == 2)
+        #expect(try counter("records_consumed_total", [("topic", q.topic), ("partition", "1")]) == 1)
+        // Every record's bytes, decodable or not; entries only of the records that decoded.
+        let bytes = records.reduce(0) { $0 + ($1.value?.count ?? 0) }
+        #expect(try counter("record_bytes_consumed_total", [("topic", p.topic)]) == Int64(bytes))
+        #expect(try counter("entries_consumed_total", [("topic", p.topic)]) == 2)
     }
 
     @Test func recordsOfUnassignedPartitionsAreDropped() {
