@@ -65,6 +65,11 @@ struct LokiJSONPushTranscoderTests {
         #"{"streams":[{"stream":{"k":"v"},"values":[["9223372036854775807","max"],["00000000000000000000042","zeros"]]}]}"#,
         #"{"streams":[{"stream":{"k":"v"},"values":[["99999999999999999999","20 digits"],["18446744073709551616","2^64"]]}]}"#,
         #"{"streams":[{"stream":{"k":"v"},"values":[["","empty"]]}]}"#, #"{"streams":[{"stream":{"k":"v"},"values":[["1 ","space"]]}]}"#,
+        // Timestamps read eight digits per word: a byte next to '0'…'9' in ASCII ('/', ':') in
+        // either word, and every length around the words.
+        #"{"streams":[{"stream":{"k":"v"},"values":[["1234567/","a"],["12345678:","b"],["123456789012345/7","c"]]}]}"#,
+        #"{"streams":[{"stream":{"k":"v"},"values":[["12345678","a"],["123456789","b"],["1234567890123456","c"],["12345678901234567","d"]]}]}"#,
+        #"{"streams":[{"stream":{"k":"v"},"values":[["9999999999999999999","19 nines"],["1000000000000000000","e18"],["0000000000000000001","zeros"]]}]}"#,
         // Label objects: names that sort by bytes, escaped names, non-ASCII names.
         #"{"streams":[{"stream":{"b":"1","a":"2","ab":"4","A":"5","a_":"6"},"values":[["1","x"]]}]}"#,
         #"{"streams":[{"stream":{"q\"uote":"v","back\\slash":"w","new\nline":"x"},"values":[["1","x"]]}]}"#,
