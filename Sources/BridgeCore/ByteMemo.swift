@@ -1,7 +1,7 @@
 /// A bounded memo from byte strings to what they were found to be, for work that repeats on
 /// the same bytes: a busy topic carries the same few hundred stream label sets in every record,
 /// and parsing, sorting and checking them was about a sixth of the poll thread's JSON time
-/// (docs/performance.md, "Label sets are remembered").
+/// (docs/performance.md, "Label sets are remembered across records").
 ///
 /// Entries are found by a 64-bit hash (``ByteHash``) and always confirmed by comparing the
 /// stored bytes, so a collision costs a miss, never a wrong answer. When `capacity` entries

@@ -50,10 +50,10 @@ private struct JSONPushParser {
     var position = 0
     var out: [UInt8] = []
     var summary = LokiProtobufScanner.Summary()
-    /// Scratch buffers reused across streams and entries.
     /// Where the stream being encoded starts in `out`: its tag, then a two-byte length
     /// placeholder (see ``openStream()``).
     var streamStart = 0
+    /// Scratch buffers reused across entries (those with structured metadata).
     var entry: [UInt8] = []
     var stamp: [UInt8] = []
     /// Scratch of ``labelText()``: unescaped names and values, their ranges, the sort order.
