@@ -207,15 +207,14 @@ private struct ProtobufPass {
         }
         lastLabels = labels
         let text = UnsafeBufferPointer(rebasing: buffer[labels])
-        let hash = ByteHash.hash(text)
-        if let known = knownValid.entry(hash: hash), ByteMemo<Bool>.equal(known.key, text) {
+        if knownValid.value(for: text) == true {
             lastLabelError = nil
             return nil
         }
         do throws(LabelSetError) {
             try LabelSetParser.validate(text, limits: validator.limits, scratch: &scratch)
             lastLabelError = nil
-            knownValid.store(true, key: Array(text), hash: hash)
+            knownValid.store(true, for: text)
         } catch {
             lastLabelError = error
         }

@@ -365,26 +365,11 @@ private struct JSONPushParser {
     }
 
     /// The hash ``labelText()`` remembers the object at `position` under: of its bytes up to
-    /// the first `}` (the whole object, unless a value holds a brace), found eight bytes at a
-    /// time without parsing; nil when no `}` follows.
+    /// the first `}` (the whole object, unless a value holds a brace), found without parsing;
+    /// nil when no `}` follows.
     func labelProbeHash() -> UInt64? {
-        guard let base = input.baseAddress else { return nil }
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        var end = position
-        while end + 8 <= input.count {
-            let brace = UInt64(littleEndian: UnsafeRawPointer(base + end).loadUnaligned(as: UInt64.self)) ^ (ones &* 0x7D)
-            let found = (brace &- ones) & ~brace & 0x8080_8080_8080_8080
-            if found != 0 {
-                end += found.trailingZeroBitCount >> 3
-                return ByteHash.hash(UnsafeBufferPointer(rebasing: input[position...end]))
-            }
-            end += 8
-        }
-        while end < input.count {
-            if input[end] == UInt8(ascii: "}") { return ByteHash.hash(UnsafeBufferPointer(rebasing: input[position...end])) }
-            end += 1
-        }
-        return nil
+        guard let end = input[position...].firstIndex(of: UInt8(ascii: "}")) else { return nil }
+        return ByteHash.hash(UnsafeBufferPointer(rebasing: input[position...end]))
     }
 
     /// ``labelText()`` without the memo: reads the object at `position`.
