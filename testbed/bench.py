@@ -39,13 +39,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from testbed.bridge import Bridge  # noqa: E402
 from testbed.broker import Broker  # noqa: E402
-from testbed.util import REPO, STATE_DIR, free_port, stop_process, track, wait_until  # noqa: E402
+from testbed.util import REPO, STATE_DIR, TimeoutExpired, free_port, stop_process, track, wait_until  # noqa: E402
 
 OUT = STATE_DIR / "bench"
 BENCH_BIN = Path(os.environ.get("BENCH_BIN", REPO / ".build" / "release" / "kafka-loki-bench"))
 BRIDGE_BIN = Path(os.environ.get("BRIDGE_BIN", REPO / ".build" / "release" / "kafka-loki-bridge"))
 PARTITIONS = 8
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class RunStalled(TimeoutExpired):
+    """Ends a wait at once (`wait_until` passes TimeoutExpired through; other errors mean "not yet")."""
 
 
 def say(text: str = "") -> None:
@@ -67,6 +71,13 @@ def cpu_seconds(pid: int) -> float:
 def minor_faults(pid: int) -> int:
     """Page faults served without I/O: mostly fresh memory touched for the first time."""
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
+
+
+def box_cpu_seconds() -> tuple:
+    """(busy, idle) CPU seconds of the whole machine so far, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / CLK_TCK, idle / CLK_TCK
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -130,17 +141,36 @@ def run_throughput(broker: Broker, topic: str, fill: dict) -> dict:
         # CPU and lines when the first lines were seen in the sink: what the process spent on
         # starting and joining the group, apart from the per-line cost while records flow.
         first_seen: Optional[tuple] = None
+        # The whole box from then on, split by process: the bridge shares two cores with the
+        # broker and the sink, so its throughput here follows what all three spend per line.
+        box_at_first: Optional[dict] = None
+        progress = {"entries": -1, "since": time.monotonic()}
+
+        def box_now() -> dict:
+            busy, idle = box_cpu_seconds()
+            return {"bridge": cpu_seconds(pid), "broker": cpu_seconds(broker.proc.pid),
+                    "sink": cpu_seconds(sink.proc.pid), "busy": busy, "idle": idle}
 
         def arrived() -> bool:
-            nonlocal first_seen
+            nonlocal first_seen, box_at_first
             cpu_now = cpu_seconds(pid)
             entries = sink.stats()["entries"]
             if first_seen is None and entries > 0:
                 first_seen = (cpu_now, entries)
+                box_at_first = box_now()
+            # A bridge that died or stopped delivering ends the run now, not at the deadline.
+            if not bridge.alive():
+                raise RunStalled(f"the bridge exited; log: {bridge.log_path}")
+            if entries != progress["entries"]:
+                progress.update(entries=entries, since=time.monotonic())
+            elif time.monotonic() - progress["since"] > 120:
+                raise RunStalled(f"no new lines in the sink for 120 s ({entries:,} of {fill['lines']:,}); "
+                                 f"log: {bridge.log_path}")
             return entries >= fill["lines"]
 
         wait_until(arrived, 900, f"{fill['lines']} lines of {topic} in the sink", interval=0.05, max_interval=0.2,
                    describe=lambda: json.dumps(sink.stats())[:300])
+        box_at_end = box_now()
         cpu = cpu_seconds(pid)
         rss = peak_rss_mib(pid)
         faults = minor_faults(pid)
@@ -172,11 +202,22 @@ def run_throughput(broker: Broker, topic: str, fill: dict) -> dict:
         "cpu_s_per_million_lines_flowing": ((cpu - first_seen[0]) / (stats["entries"] - first_seen[1]) * 1e6
                                             if stats["entries"] > first_seen[1] else cpu / stats["entries"] * 1e6),
         "intake_holds": holds, "intake_partition_pauses": pauses,
+        # CPU-s per million lines of each process while records flow, and the idle share of the box.
+        "box_while_flowing": box_split(box_at_first, box_at_end, stats["entries"] - first_seen[1]),
         "startup_seconds": first_push - started, "total_seconds": last_push - started, "pushes": stats["pushes"],
         "problems": stats["problems"], "last_problem": stats["last_problem"],
         "fingerprint_ok": stats["line_hash_sum"] == str(fill["line_hash_sum"]) and stats["entries"] == fill["lines"],
     }
     return result
+
+
+def box_split(first: dict, end: dict, lines: int) -> dict:
+    """Per-process CPU-s per million lines between two `box_now()` readings, and idle share."""
+    per_million = lambda key: (end[key] - first[key]) / max(lines, 1) * 1e6  # noqa: E731
+    idle = end["idle"] - first["idle"]
+    total = idle + end["busy"] - first["busy"]
+    return {"bridge": per_million("bridge"), "broker": per_million("broker"), "sink": per_million("sink"),
+            "box": per_million("busy"), "idle_share": idle / total if total > 0 else 0.0}
 
 
 def run_latency(broker: Broker, rate: int, seconds: float) -> dict:
@@ -271,11 +312,12 @@ def main() -> int:
                 say(f"   {r['lines_per_s']:,.0f} lines/s, {r['cpu_s_per_million_lines']:.2f} CPU-s/M lines, "
                     f"{r['minor_faults_per_million_lines']:,.0f} page faults/M lines, peak RSS {r['peak_rss_mib']:.0f} MiB, "
                     f"intake held {r['intake_holds']:.0f}x, partitions paused {r['intake_partition_pauses']:.0f}x")
+                say(f"   {split_text(r['box_while_flowing'])}")
             runs.sort(key=lambda r: r["lines_per_s"])
             tp = dict(runs[len(runs) // 2])
             tp["runs"] = [{k: r[k] for k in ("lines_per_s", "steady_lines_per_s", "cpu_s_per_million_lines",
                                               "cpu_s_per_million_lines_flowing", "peak_rss_mib", "intake_holds",
-                                              "intake_partition_pauses")} for r in runs]
+                                              "intake_partition_pauses", "box_while_flowing")} for r in runs]
             tp["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)  # the RSS target holds for every run
             say(f"== bridge {topic}: the median of {len(runs)} runs (peak RSS: the highest of them)")
             tp["ratio_consume_only"] = tp["lines_per_s"] / consume["lines_per_s"]
@@ -286,6 +328,7 @@ def main() -> int:
                 f"CPU-s/M lines, peak RSS {tp['peak_rss_mib']:.0f} MiB, fingerprint {'ok' if tp['fingerprint_ok'] else 'MISMATCH'}")
             say(f"   start and group join: {tp['cpu_s_at_first_lines']:.2f} CPU-s; while records flow: "
                 f"{tp['cpu_s_per_million_lines_flowing']:.2f} CPU-s/M lines")
+            say(f"   {split_text(tp['box_while_flowing'])}")
             results[fmt] = {"fill": fill, "consume_only": consume, "codec": codec, "bridge": tp}
         if "protobuf" in results and args.latency_seconds > 0:
             rate = args.latency_rate or int(results["protobuf"]["bridge"]["lines_per_s"] / 2)
@@ -308,6 +351,11 @@ def main() -> int:
         say(f"\nFAILED: lines missing or malformed pushes in {', '.join(bad)} (see {OUT})")
         return 1
     return 0
+
+
+def split_text(split: dict) -> str:
+    return (f"box while records flow, CPU-s/M lines: bridge {split['bridge']:.2f}, broker {split['broker']:.2f}, "
+            f"sink {split['sink']:.2f}, all {split['box']:.2f}; {split['idle_share']:.0%} idle")
 
 
 def machine() -> dict:
