@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "CRdKafkaShims", dependencies: ["CRdKafka"]),
         .systemLibrary(name: "CSnappy", providers: [.apt(["libsnappy-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLibdeflate", providers: [.apt(["libdeflate-dev"])]),
         // libcurl's setopt/getinfo are variadic, so Swift needs typed C shims: a C target, not a
         // system library.
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
@@ -41,7 +42,7 @@ let package = Package(
         .target(name: "BridgeCore", swiftSettings: swiftSettings),
         // Block codecs (snappy, gzip) behind BridgeCore's protocols.
         .target(
-            name: "BridgeCodecs", dependencies: ["BridgeCore", "CSnappy", "CZlib"],
+            name: "BridgeCodecs", dependencies: ["BridgeCore", "CSnappy", "CZlib", "CLibdeflate"],
             swiftSettings: swiftSettings),
         .target(
             name: "KafkaInput",

@@ -25,7 +25,7 @@ die() { printf 'bootstrap: ERROR: %s\n' "$*" >&2; exit 1; }
 # ---------------------------------------------------------------------------------------------
 apt_packages=(
     librdkafka-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler libsnappy-dev
-    zlib1g-dev pkg-config kcat prometheus curl jq
+    zlib1g-dev libdeflate-dev pkg-config kcat prometheus curl jq
 )
 
 python=${PYTHON:-python3}

@@ -9,7 +9,7 @@ import NIOConcurrencyHelpers
 /// Options naming the generated records; `fill`, the ceilings and `micro` must agree on them to
 /// see the same records.
 struct RecordOptions: ParsableArguments {
-    @Option(help: "Record format: protobuf (snappy PushRequest) or json.")
+    @Option(help: "Record format: protobuf (snappy PushRequest), json, or json-gzip (Content-Encoding: gzip).")
     var format: String = "protobuf"
     @Option(help: "Lines to generate.")
     var lines: Int = 5_000_000
@@ -23,7 +23,7 @@ struct RecordOptions: ParsableArguments {
     var streamsPerTenant: Int = 16
 
     var benchFormat: BenchFormat {
-        get throws { guard let f = BenchFormat(rawValue: format) else { throw ValidationError("--format: protobuf or json") }; return f }
+        get throws { guard let f = BenchFormat(rawValue: format) else { throw ValidationError("--format: protobuf, json or json-gzip") }; return f }
     }
 
     func factory() throws -> PushRecordFactory {

@@ -27,12 +27,12 @@ enum MicroBenchmarks {
         return Figure(name: name, nanosPerLine: best)
     }
 
-    static func run(protobuf: [BenchRecord], json: [BenchRecord]) throws -> [Figure] {
+    static func run(_ formats: [(BenchFormat, [BenchRecord])]) throws -> [Figure] {
         let decoder = RecordDecoder(options: .init(), decompressor: NativeDecompressor())
         let validator = EntryValidator(limits: EntryLimits())
         let now = Int64(Date().timeIntervalSince1970 * 1e9)
         var figures: [Figure] = []
-        for (format, records) in [(BenchFormat.protobuf, protobuf), (.json, json)] where !records.isEmpty {
+        for (format, records) in formats where !records.isEmpty {
             let lines = records.reduce(0) { $0 + $1.lines }
             let kafka = records.enumerated().map { index, record in
                 KafkaRecord(
@@ -42,7 +42,7 @@ enum MicroBenchmarks {
             // One memo for all rounds, as on the poll thread (the label sets repeat).
             var memo = LabelMemo()
             let decoded = try kafka.map { try decoder.decode($0, memo: &memo) }
-            figures.append(try measure("decode \(format.rawValue) (incl. snappy/JSON parse)", lines: lines) {
+            figures.append(try measure("decode \(format.rawValue) (incl. snappy/gzip/JSON parse)", lines: lines) {
                 for record in kafka { _ = try decoder.decode(record, memo: &memo) }
             })
             // Cold: every record was decoded beforehand (tens of MB), so walking its entries
@@ -76,6 +76,7 @@ enum MicroBenchmarks {
                 for batch in batches { _ = PushBodyBuilder.snappyBody(for: batch, compress: Snappy.compress) }
             })
         }
+        let protobuf = formats.first { $0.0 == .protobuf }?.1 ?? []
         let records = max(1, protobuf.count)
         let linesPerRecord = Double(protobuf.first?.lines ?? 100)
         let partitions = (0..<8).map { TopicPartition(topic: "bench", partition: Int32($0)) }

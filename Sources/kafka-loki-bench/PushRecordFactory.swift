@@ -7,8 +7,12 @@ enum BenchFormat: String, CaseIterable, Sendable {
     case protobuf
     /// A JSON push body (`Content-Type: application/json`).
     case json
+    /// A gzip-compressed JSON push body (`Content-Encoding: gzip`), as clients that compress
+    /// their JSON pushes send it.
+    case jsonGzip = "json-gzip"
 
     var contentType: String { self == .protobuf ? "application/x-protobuf" : "application/json" }
+    var contentEncoding: String? { self == .jsonGzip ? "gzip" : nil }
 }
 
 /// One Kafka record of the benchmark and what it carries.
@@ -23,10 +27,14 @@ struct BenchRecord: Sendable {
 
     /// The headers the alloy-distributor sets: the tenant and the body's content type.
     func headers(_ format: BenchFormat) -> [RecordHeader] {
-        [
+        var headers = [
             RecordHeader(key: RecordDecoder.tenantHeader, value: Array(tenant.utf8)),
             RecordHeader(key: "Content-Type", value: Array(format.contentType.utf8)),
         ]
+        if let encoding = format.contentEncoding {
+            headers.append(RecordHeader(key: "Content-Encoding", value: Array(encoding.utf8)))
+        }
+        return headers
     }
 }
 
@@ -114,6 +122,7 @@ struct PushRecordFactory {
         switch format {
         case .protobuf: value = Snappy.compress(encodeProtobuf(streams))
         case .json: value = encodeJSON(streams)
+        case .jsonGzip: value = Gzip.compress(encodeJSON(streams))
         }
         return BenchRecord(
             tenant: tenant, value: value, lines: shape.linesPerRecord, lineBytes: lineBytes, lineHashSum: hashSum)
