@@ -2,7 +2,7 @@ import BridgeCore
 import CLibdeflate
 import CZlib
 
-/// Gzip (RFC 1952) via zlib, for JSON push bodies sent with `Content-Encoding: gzip`.
+/// Gzip (RFC 1952) via libdeflate and zlib, for JSON push bodies sent with `Content-Encoding: gzip`.
 package enum Gzip {
     /// Decompresses a gzip stream (concatenated members are read one after another).
     ///
