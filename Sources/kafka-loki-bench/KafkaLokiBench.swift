@@ -61,7 +61,7 @@ struct Micro: ParsableCommand {
             return (0..<(lines / 100)).map { _ in factory.next() }
         }
         let formats = BenchFormat.allCases.map { ($0, generate($0)) }
-        let protobuf = formats[0].1
+        let protobuf = formats.first { $0.0 == .protobuf }?.1 ?? []
         let lineBytes = Double(protobuf.reduce(0) { $0 + $1.lineBytes }) / Double(protobuf.reduce(0) { $0 + $1.lines })
         print("micro-benchmarks: \(lines) lines per format, \(Int(lineBytes)) bytes per line on average, best of 3 rounds")
         for figure in try MicroBenchmarks.run(formats) {

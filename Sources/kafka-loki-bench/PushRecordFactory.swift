@@ -25,7 +25,8 @@ struct BenchRecord: Sendable {
     /// fingerprint; the sink's sum equals `fill`'s exactly when every line arrived once.
     var lineHashSum: UInt64
 
-    /// The headers the alloy-distributor sets: the tenant and the body's content type.
+    /// The headers the alloy-distributor sets: the tenant, the body's content type and, for a
+    /// compressed JSON body, its content encoding.
     func headers(_ format: BenchFormat) -> [RecordHeader] {
         var headers = [
             RecordHeader(key: RecordDecoder.tenantHeader, value: Array(tenant.utf8)),
