@@ -38,9 +38,12 @@ package struct ByteMemo<Value: Sendable>: Sendable {
     /// than ``maxKeyBytes``.
     package mutating func store(_ value: Value, key: [UInt8], hash: UInt64) {
         guard key.count <= maxKeyBytes else { return }
-        if entries.count >= capacity, entries[hash] == nil { entries.removeAll(keepingCapacity: true) }
+        if entries.count >= capacity, entries[hash] == nil { removeAll() }
         entries[hash] = Entry(key: key, value: value)
     }
+
+    /// Forgets every entry (keeping the storage for the next ones).
+    package mutating func removeAll() { entries.removeAll(keepingCapacity: true) }
 
     /// The value stored for exactly the bytes `key`.
     package func value(for key: UnsafeBufferPointer<UInt8>) -> Value? {

@@ -20,8 +20,7 @@ extension EntryValidator {
         protobuf bytes: [UInt8], bounds: EntryBounds? = nil, now: Int64, memo: inout LabelMemo
     ) throws(RecordDecodeError) -> ValidationOutcome<[UInt8]> {
         if memo.validatedUnder != limits {
-            memo.validLabelTexts = ByteMemo(
-                capacity: memo.validLabelTexts.capacity, maxKeyBytes: memo.validLabelTexts.maxKeyBytes)
+            memo.validLabelTexts.removeAll()
             memo.validatedUnder = limits
         }
         let window = TimeWindow(now: now, limits: limits)
