@@ -155,11 +155,10 @@ def run_throughput(broker: Broker, topic: str, fill: dict) -> dict:
 
         def arrived() -> bool:
             nonlocal first_seen, box_at_first
-            cpu_now = cpu_seconds(pid)
             entries = sink.stats()["entries"]
             if first_seen is None and entries > 0:
-                first_seen = (cpu_now, entries)
                 box_at_first = box_now()
+                first_seen = (box_at_first["bridge"], entries)
             # A bridge that died or stopped delivering ends the run now, not at the deadline.
             if not bridge.alive():
                 raise RunStalled(f"the bridge exited; log: {bridge.log_path}")
@@ -173,7 +172,7 @@ def run_throughput(broker: Broker, topic: str, fill: dict) -> dict:
         wait_until(arrived, 900, f"{fill['lines']} lines of {topic} in the sink", interval=0.05, max_interval=0.2,
                    describe=lambda: json.dumps(sink.stats())[:300])
         box_at_end = box_now()
-        cpu = cpu_seconds(pid)
+        cpu = box_at_end["bridge"]
         rss = peak_rss_mib(pid)
         faults = minor_faults(pid)
         stats = sink.stats()
