@@ -34,6 +34,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from statistics import median
 from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -130,11 +131,11 @@ def bridge_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     return env
 
 
-def run_throughput(broker: Broker, topic: str, fill: dict) -> dict:
+def run_throughput(broker: Broker, topic: str, fill: dict, binary: Path = BRIDGE_BIN) -> dict:
     """The bridge from the group's start to the log end of `topic`."""
     sink = Sink(topic)
     bridge = Bridge(brokers=broker.bootstrap, topics=[topic], group=f"bench-{topic}-{time.time_ns()}",
-                    loki_url=sink.push_url, log_path=OUT / f"bridge-{topic}.log", binary=BRIDGE_BIN,
+                    loki_url=sink.push_url, log_path=OUT / f"bridge-{topic}.log", binary=binary,
                     extra_env=bridge_env())
     try:
         started = time.time()
@@ -265,7 +266,13 @@ def main() -> int:
                         help="bridge runs per format (same records, fresh group each); the median run is reported")
     parser.add_argument("--bridge-env", action="append", default=[], metavar="KEY=VALUE",
                         help="an extra environment variable for the bridge (repeatable), to measure a setting")
+    parser.add_argument("--compare-bridge", type=Path, metavar="BINARY",
+                        help="another bridge build (e.g. a copy of the release binary before a change): each run "
+                             "of this build is followed by one of that build on the same records, and the medians "
+                             "of both are printed. On this noisy VM only interleaved runs compare two builds.")
     args = parser.parse_args()
+    if args.compare_bridge and not args.compare_bridge.exists():
+        parser.error(f"--compare-bridge: no such file {args.compare_bridge}")
     for item in args.bridge_env:
         key, sep, value = item.partition("=")
         if not sep or not key:
@@ -308,6 +315,7 @@ def main() -> int:
             # This VM's speed drifts by ±15 % within minutes (noisy neighbours): one run can land
             # anywhere in that band, so the median of several runs is reported, with the range.
             runs = []
+            compared: list = []
             for run in range(max(1, args.runs)):
                 say(f"== bridge {topic}: group start to log end (run {run + 1} of {max(1, args.runs)})")
                 runs.append(run_throughput(broker, topic, fill))
@@ -316,6 +324,20 @@ def main() -> int:
                     f"{r['minor_faults_per_million_lines']:,.0f} page faults/M lines, peak RSS {r['peak_rss_mib']:.0f} MiB, "
                     f"intake held {r['intake_holds']:.0f}x, partitions paused {r['intake_partition_pauses']:.0f}x")
                 say(f"   {split_text(r['box_while_flowing'])}")
+                if args.compare_bridge:
+                    compared.append(run_throughput(broker, topic, fill, binary=args.compare_bridge))
+                    c = compared[-1]
+                    say(f"   compared build: {c['lines_per_s']:,.0f} lines/s, {c['cpu_s_per_million_lines']:.2f} CPU-s/M lines, "
+                        f"fingerprint {'ok' if c['fingerprint_ok'] else 'MISMATCH'}")
+                    say(f"   compared build: {split_text(c['box_while_flowing'])}")
+            if compared:
+                say(f"== bridge {topic}: this build against {args.compare_bridge}, medians of {len(runs)} interleaved runs")
+                for label, group in (("this build", runs), ("compared", compared)):
+                    say(f"   {label:10}  {median(r['lines_per_s'] for r in group):,.0f} lines/s, "
+                        f"{median(r['cpu_s_per_million_lines_flowing'] for r in group):.2f} CPU-s/M lines while flowing, "
+                        f"bridge {median(r['box_while_flowing']['bridge'] for r in group):.2f} / box "
+                        f"{median(r['box_while_flowing']['box'] for r in group):.2f} CPU-s/M lines")
+                results.setdefault("compared", {})[fmt] = {"binary": str(args.compare_bridge), "runs": compared}
             runs.sort(key=lambda r: r["lines_per_s"])
             tp = dict(runs[len(runs) // 2])
             tp["runs"] = [{k: r[k] for k in ("lines_per_s", "steady_lines_per_s", "cpu_s_per_million_lines",
@@ -348,6 +370,8 @@ def main() -> int:
     report(results)
     bad = [fmt for fmt in FORMATS if fmt in results and
            (not results[fmt]["bridge"]["fingerprint_ok"] or results[fmt]["bridge"]["problems"])]
+    bad += [f"{fmt} (compared build)" for fmt, c in results.get("compared", {}).items()
+            if any(not r["fingerprint_ok"] or r["problems"] for r in c["runs"])]
     if "latency" in results and results["latency"]["delivered"] < results["latency"]["produced"]["lines"]:
         bad.append("latency")
     if bad:

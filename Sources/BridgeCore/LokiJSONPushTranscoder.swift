@@ -568,7 +568,7 @@ private struct JSONPushParser {
                 position += 1
                 // One-byte escapes (quotes, backslashes, \n, …) are most of a log line's
                 // escapes: written directly, without building an encoded scalar.
-                if position < input.count, let unit = Self.singleByteEscape(input[position]) {
+                if position < input.count, case let unit = JSONStringScan.oneByteEscape(input[position]), unit != 0 {
                     (lineBuffer + count).initialize(to: unit)
                     count += 1
                     position += 1
@@ -596,12 +596,14 @@ private struct JSONPushParser {
     }
 
     /// Moves past bytes that need no attention inside a string (not `"`, `\`, a control
-    /// character or non-ASCII), eight at a time: log lines are mostly such runs, and this loop
-    /// is where JSON decoding spends its time. Stops at the first byte that needs attention, or
-    /// fewer than eight bytes before the end (the byte loop takes over).
+    /// character or non-ASCII): 16 at a time with ``JSONStringScan`` where it has vectors, then
+    /// eight at a time. Log lines are mostly such runs, and this loop is where JSON decoding
+    /// spends its time. Stops at the first byte that needs attention, or fewer than eight bytes
+    /// before the end (the byte loop takes over).
     @inline(__always)
     mutating func skipPlainBytes() {
         guard let base = input.baseAddress else { return }
+        JSONStringScan.skipPlain(base, &position, end: input.count)
         while position + 8 <= input.count {
             let special = Self.attentionBytes(UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self))
             if special != 0 {
@@ -612,7 +614,9 @@ private struct JSONPushParser {
         }
     }
 
-    /// ``skipPlainBytes()`` that also appends the bytes it passes to ``lineBuffer`` at `count`.
+    /// ``skipPlainBytes()`` that also appends the bytes it passes to ``lineBuffer`` at `count`
+    /// (``JSONStringScan/copyUnescaping(_:_:end:into:_:)`` first, which also unescapes one-byte
+    /// escapes, then this word loop near the end of the input).
     ///
     /// Each word is stored whole before it is looked at, and `count` then moves by the plain
     /// bytes only: lines of JSON logs have an escape every few bytes, and a `memmove` call per
@@ -622,6 +626,7 @@ private struct JSONPushParser {
     @inline(__always)
     mutating func copyPlainBytes(count: inout Int) {
         guard let base = input.baseAddress else { return }
+        JSONStringScan.copyUnescaping(base, &position, end: input.count, into: lineBuffer, &count)
         while position + 8 <= input.count {
             let word = UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)
             UnsafeMutableRawPointer(lineBuffer + count).storeBytes(of: word, as: UInt64.self)
@@ -668,22 +673,6 @@ private struct JSONPushParser {
             }
         }
         throw fail("unterminated string")
-    }
-
-    /// The byte the one-byte escape `\X` stands for, by `X`; nil for `u` and invalid escapes.
-    /// (A switch, not a static table: a global's lazy-initialisation check on every escape cost
-    /// 2 % of the bridge's JSON time in `swift_once`.)
-    @inline(__always)
-    private static func singleByteEscape(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): byte
-        case UInt8(ascii: "b"): 0x08
-        case UInt8(ascii: "f"): 0x0C
-        case UInt8(ascii: "n"): 0x0A
-        case UInt8(ascii: "r"): 0x0D
-        case UInt8(ascii: "t"): 0x09
-        default: nil
-        }
     }
 
     private mutating func escape(into target: inout [UInt8]) throws(RecordDecodeError) {

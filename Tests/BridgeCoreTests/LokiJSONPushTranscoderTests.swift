@@ -151,6 +151,32 @@ struct LokiJSONPushTranscoderTests {
         }
     }
 
+    /// On x86-64 escaped lines are read 16 bytes at a time, and the escapes of a block are taken
+    /// from its mask without reading the block again (`JSONStringScan.copyUnescaping`): every
+    /// escape sequence must be unescaped at every offset of a block, including an escape whose
+    /// second byte is in the next block and runs of escaped backslashes (whose second backslash
+    /// must not start an escape, and whose quote after them must not end the string).
+    @Test("escape sequences at every offset of a 16-byte block, followed by runs of every kind")
+    func escapesAtEveryBlockOffset() {
+        let sequences = [
+            #"\""#, #"\\"#, #"\\\""#, #"\\\\"#, #"\\\\\""#, #"\n\t\/\b\f\r"#, #"\u00e9"#, #"\ud83d\ude00"#,
+            #"\"\"\"\"\"\"\"\"\"\""#, "ü€", "\u{7F}", #"\x"#, #"\u00g1"#, "\u{01}",
+        ]
+        let tails = ["", "b", String(repeating: "b", count: 15), String(repeating: "b", count: 16), String(repeating: "b", count: 17), String(repeating: #"c\""#, count: 20)]
+        var valid = 0
+        for sequence in sequences {
+            for offset in 0..<40 {
+                for tail in tails {
+                    let line = String(repeating: "a", count: offset) + sequence + tail
+                    let body = #"{"streams":[{"stream":{"a":"1"},"values":[["1","\#(line)"],["2","after"]]}]}"#
+                    if Self.agree(Array(body.utf8), "\(sequence) at \(offset) before \(tail.count) bytes") { valid += 1 }
+                }
+            }
+        }
+        // Everything but the two invalid escapes and the raw control character is valid.
+        #expect(valid == (sequences.count - 3) * 40 * tails.count)
+    }
+
     /// Streams are written in place behind a two-byte length: lengths below 128 and from
     /// 16,384 need another size, so every length around both edges is tried.
     @Test("stream lengths around the one-, two- and three-byte length edges")
