@@ -41,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from testbed.bridge import Bridge  # noqa: E402
 from testbed.broker import Broker  # noqa: E402
-from testbed.util import REPO, STATE_DIR, TimeoutExpired, free_port, stop_process, track, wait_until  # noqa: E402
+from testbed.util import (RDKAFKA_LIB_DIR, REPO, STATE_DIR, TimeoutExpired, free_port, stop_process, track,  # noqa: E402
+                          wait_until)
 
 OUT = STATE_DIR / "bench"
 BENCH_BIN = Path(os.environ.get("BENCH_BIN", REPO / ".build" / "release" / "kafka-loki-bench"))
@@ -279,6 +280,12 @@ def main() -> int:
             parser.error(f"--bridge-env wants KEY=VALUE, got {item!r}")
         BRIDGE_EXTRA_ENV[key] = value
     OUT.mkdir(parents=True, exist_ok=True)
+    # The bench tools link librdkafka too: Debian's 2.0.2 cannot talk to Tansu (they would wait
+    # for the broker forever), so they get the test bed's 2.16 as the bridge does, also when
+    # this script is run without `make bench`.
+    paths = os.environ.get("LD_LIBRARY_PATH", "").split(":")
+    if str(RDKAFKA_LIB_DIR) not in paths:
+        os.environ["LD_LIBRARY_PATH"] = ":".join([str(RDKAFKA_LIB_DIR)] + [p for p in paths if p])
     for binary in (BENCH_BIN, BRIDGE_BIN):
         if not binary.exists():
             say(f"missing {binary}: run `make release` (swift build -c release)")
