@@ -38,7 +38,8 @@ let package = Package(
         // protobuf-c code generated from proto/push.proto by scripts/generate-proto.sh.
         .target(name: "CLokiProto", linkerSettings: [.linkedLibrary("protobuf-c")]),
 
-        // Pure Swift: records, decoders, batcher, offset tracker, retry policy. No I/O, no C.
+        // Pure Swift: records, decoders, batcher, offset tracker, retry policy. No I/O, no C
+        // libraries (the JSON string scan uses clang's SSE2 intrinsics, header-only).
         .target(name: "BridgeCore", swiftSettings: swiftSettings),
         // Block codecs (snappy, gzip) behind BridgeCore's protocols.
         .target(

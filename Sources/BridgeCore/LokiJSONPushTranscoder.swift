@@ -22,16 +22,22 @@ package enum LokiJSONPushTranscoder {
     package static func transcode(
         _ bytes: [UInt8], labels: inout ByteMemo<[UInt8]>
     ) throws(RecordDecodeError) -> (LokiProtobufScanner.Summary, [UInt8]) {
-        try bytes.withUnsafeBufferPointer { (buffer) throws(RecordDecodeError) in
-            // An unescaped line is never longer than the JSON it came from.
-            let lineBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, buffer.count))
-            defer { lineBuffer.deallocate() }
-            var parser = JSONPushParser(buffer, lineBuffer: lineBuffer)
-            // Moved in and out, not copied: the parser's stores must not copy the memo.
-            swap(&parser.labelMemo, &labels)
-            defer { swap(&parser.labelMemo, &labels) }
-            return try parser.pushRequest()
-        }
+        try bytes.withUnsafeBufferPointer { (buffer) throws(RecordDecodeError) in try transcode(buffer, labels: &labels) }
+    }
+
+    /// Transcodes the bytes at `buffer`, which it reads only within its bounds (the tests place
+    /// bodies against a guard page through this form: the scans read 8 and 16 bytes at once).
+    package static func transcode(
+        _ buffer: UnsafeBufferPointer<UInt8>, labels: inout ByteMemo<[UInt8]>
+    ) throws(RecordDecodeError) -> (LokiProtobufScanner.Summary, [UInt8]) {
+        // An unescaped line is never longer than the JSON it came from.
+        let lineBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, buffer.count))
+        defer { lineBuffer.deallocate() }
+        var parser = JSONPushParser(buffer, lineBuffer: lineBuffer)
+        // Moved in and out, not copied: the parser's stores must not copy the memo.
+        swap(&parser.labelMemo, &labels)
+        defer { swap(&parser.labelMemo, &labels) }
+        return try parser.pushRequest()
     }
 
     /// Transcodes `bytes` with a memo of its own (one record, tests).

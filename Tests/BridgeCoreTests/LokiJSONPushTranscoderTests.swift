@@ -1,6 +1,12 @@
 import BridgeCore
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The transcoder must accept exactly what the Codable decoder accepts and produce the bytes
 /// PushBodyBuilder makes from the decoder's streams: a differential test over hand-picked edge
 /// cases, generated bodies, and corrupted copies of them.
@@ -155,26 +161,65 @@ struct LokiJSONPushTranscoderTests {
     /// from its mask without reading the block again (`JSONStringScan.copyUnescaping`): every
     /// escape sequence must be unescaped at every offset of a block, including an escape whose
     /// second byte is in the next block and runs of escaped backslashes (whose second backslash
-    /// must not start an escape, and whose quote after them must not end the string).
+    /// must not start an escape, and whose quote after them must not end the string). The
+    /// plain scan stops at a line's first escape, where the first block then begins: with a
+    /// leading escape, the sequence after `offset` plain bytes sits at every index of that block
+    /// and the next ones.
     @Test("escape sequences at every offset of a 16-byte block, followed by runs of every kind")
     func escapesAtEveryBlockOffset() {
         let sequences = [
             #"\""#, #"\\"#, #"\\\""#, #"\\\\"#, #"\\\\\""#, #"\n\t\/\b\f\r"#, #"\u00e9"#, #"\ud83d\ude00"#,
-            #"\"\"\"\"\"\"\"\"\"\""#, "ü€", "\u{7F}", #"\x"#, #"\u00g1"#, "\u{01}",
+            #"\"\"\"\"\"\"\"\"\"\""#, "ü€", #"\"é\n"#, "\u{7F}", #"\x"#, #"\u00g1"#, "\u{01}",
         ]
         let tails = ["", "b", String(repeating: "b", count: 15), String(repeating: "b", count: 16), String(repeating: "b", count: 17), String(repeating: #"c\""#, count: 20)]
         var valid = 0
-        for sequence in sequences {
-            for offset in 0..<40 {
-                for tail in tails {
-                    let line = String(repeating: "a", count: offset) + sequence + tail
-                    let body = #"{"streams":[{"stream":{"a":"1"},"values":[["1","\#(line)"],["2","after"]]}]}"#
-                    if Self.agree(Array(body.utf8), "\(sequence) at \(offset) before \(tail.count) bytes") { valid += 1 }
+        for lead in [#"\t"#, ""] {
+            for sequence in sequences {
+                for offset in 0..<40 {
+                    for tail in tails {
+                        let line = lead + String(repeating: "a", count: offset) + sequence + tail
+                        let body = #"{"streams":[{"stream":{"a":"1"},"values":[["1","\#(line)"],["2","after"]]}]}"#
+                        if Self.agree(Array(body.utf8), "\(lead)\(sequence) at \(offset) before \(tail.count) bytes") { valid += 1 }
+                    }
                 }
             }
         }
         // Everything but the two invalid escapes and the raw control character is valid.
-        #expect(valid == (sequences.count - 3) * 40 * tails.count)
+        #expect(valid == 2 * (sequences.count - 3) * 40 * tails.count)
+    }
+
+    /// The scans read 8 and 16 bytes at once, and a record's body ends where its buffer ends:
+    /// a body whose last byte is the last before a page the process may not read (`PROT_NONE`)
+    /// must be transcoded as from anywhere else, whole or cut inside its line. A read past the
+    /// end is a crash here, not a silent wrong answer.
+    @Test("bodies that end at a guard page are read without touching it")
+    func bodiesEndingAtAGuardPage() throws {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let region = try #require(mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        try #require(region != MAP_FAILED)
+        defer { munmap(region, 2 * page) }
+        try #require(mprotect(region + page, page, PROT_NONE) == 0)
+        let guardStart = region.advanced(by: page).assumingMemoryBound(to: UInt8.self)
+        var checked = 0
+        for plain in 0..<40 {
+            for escaped in [#"\""#, #"\\"#, "é", ""] {
+                let line = #"\t"# + String(repeating: "x", count: plain) + escaped + String(repeating: "y", count: plain % 7)
+                let body = Array(#"{"streams":[{"stream":{"a":"1"},"values":[["1","\#(line)"]]}]}"#.utf8)
+                // The whole body, and every cut from just before the line to its end.
+                let lineEnd = body.count - 6
+                for length in [body.count] + Array((lineEnd - line.utf8.count - 2)..<lineEnd) {
+                    let start = guardStart - length
+                    body.withUnsafeBufferPointer { start.update(from: $0.baseAddress!, count: length) }
+                    var labels = ByteMemo<[UInt8]>()
+                    let atGuard = try? LokiJSONPushTranscoder.transcode(UnsafeBufferPointer(start: start, count: length), labels: &labels)
+                    let elsewhere = try? LokiJSONPushTranscoder.transcode(Array(body[..<length]))
+                    #expect(atGuard?.1 == elsewhere?.1, "line \(line), \(length) of \(body.count) bytes")
+                    #expect((atGuard == nil) == (length != body.count))
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 1000)
     }
 
     /// Streams are written in place behind a two-byte length: lengths below 128 and from
