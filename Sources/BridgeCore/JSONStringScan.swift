@@ -2,9 +2,9 @@
 import _Builtin_intrinsics.intel
 #endif
 
-/// The inner loops of reading a JSON string's bytes, 16 at a time with SSE2 on x86-64 (part of
-/// the x86-64 baseline, so no run-time check). Elsewhere they do nothing and the callers' 8-byte
-/// word loops do the work.
+/// The inner loops of reading a JSON string's bytes: 16 at a time with SSE2 on x86-64 (part of
+/// the x86-64 baseline, so no run-time check), then, near the end of the input and on other
+/// architectures, eight at a time in a word.
 ///
 /// Why intrinsics: the string scan of JSON log lines was a third of the poll thread's time
 /// (docs/performance.md, "What would close the gap"), and Swift's generic `SIMD16` was not
@@ -12,10 +12,11 @@ import _Builtin_intrinsics.intel
 /// compile to one instruction each: `pcmpeqb`, `pcmpgtb`, `pmovmskb`.
 ///
 /// A byte needs attention inside a string when it is `"`, `\`, a control character (below
-/// 0x20) or not ASCII (0x80 and up). Both loops may stop early; the callers go on with their
-/// word and byte loops from wherever these stop.
+/// 0x20) or not ASCII (0x80 and up). Both loops stop at such a byte, or fewer than eight bytes
+/// before the end; the callers go on with their byte loops from there.
 enum JSONStringScan {
-    /// Moves `position` past bytes that need no attention, while 16 bytes remain before `end`.
+    /// Moves `position` past bytes that need no attention. Log lines are mostly such runs, and
+    /// this loop is where JSON decoding spends its time.
     @inline(__always)
     static func skipPlain(_ base: UnsafePointer<UInt8>, _ position: inout Int, end: Int) {
         #if arch(x86_64)
@@ -28,13 +29,21 @@ enum JSONStringScan {
             position += 16
         }
         #endif
+        while position + 8 <= end {
+            let special = attentionBytes(UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self))
+            if special != 0 {
+                position += special.trailingZeroBitCount >> 3
+                return
+            }
+            position += 8
+        }
     }
 
-    /// ``skipPlain(_:_:end:)`` that also copies the bytes it passes to `out` at `count`, and
-    /// unescapes one-byte escapes (`\"`, `\\`, `\n`, …) on the way: JSON-shaped log lines carry
-    /// one every few bytes. It stops at any other byte that needs attention (the closing quote,
-    /// `\u`, an invalid escape, a control character, non-ASCII), or when fewer than 32 bytes
-    /// remain before `end`.
+    /// ``skipPlain(_:_:end:)`` that also copies the bytes it passes to `out` at `count`, and,
+    /// in the 16-byte loop, unescapes one-byte escapes (`\"`, `\\`, `\n`, …) on the way:
+    /// JSON-shaped log lines carry one every few bytes. It stops at any other byte that needs
+    /// attention (the closing quote, `\u`, an invalid escape, a control character, non-ASCII);
+    /// the word loop that takes over when fewer than 32 bytes remain stops at every escape.
     ///
     /// Each 16-byte block is examined once, and its escapes are taken from its mask one after
     /// the other. Re-reading the input right after each escape made every escape wait for the
@@ -51,6 +60,56 @@ enum JSONStringScan {
         into out: UnsafeMutablePointer<UInt8>, _ count: inout Int
     ) {
         #if arch(x86_64)
+        copyUnescapingBlocks(base, &position, end: end, into: out, &count)
+        #endif
+        copyPlainWords(base, &position, end: end, into: out, &count)
+    }
+
+    /// The word loop of ``copyUnescaping(_:_:end:into:_:)``. Each word is stored whole before
+    /// it is looked at, and `count` then moves by the plain bytes only: lines of JSON logs have
+    /// an escape every few bytes, and a `memmove` call per short run cost more than the run.
+    @inline(__always)
+    private static func copyPlainWords(
+        _ base: UnsafePointer<UInt8>, _ position: inout Int, end: Int,
+        into out: UnsafeMutablePointer<UInt8>, _ count: inout Int
+    ) {
+        while position + 8 <= end {
+            let word = UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)
+            UnsafeMutableRawPointer(out + count).storeBytes(of: word, as: UInt64.self)
+            let special = attentionBytes(word)
+            if special != 0 {
+                let plain = special.trailingZeroBitCount >> 3
+                position += plain
+                count += plain
+                return
+            }
+            position += 8
+            count += 8
+        }
+    }
+
+    /// The high bit of each byte of `word` (as loaded from memory) that needs attention in a
+    /// string: `"`, `\`, below 0x20 or at least 0x80. Each term's lowest flagged byte is exact
+    /// (borrows only run upwards), so the lowest set bit is the first such byte.
+    @inline(__always)
+    private static func attentionBytes(_ loaded: UInt64) -> UInt64 {
+        let word = UInt64(littleEndian: loaded)
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let flagged =
+            ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word) | word
+        return flagged & 0x8080_8080_8080_8080
+    }
+
+    #if arch(x86_64)
+    /// The 16-byte loop of ``copyUnescaping(_:_:end:into:_:)``; stops with fewer than 32 bytes
+    /// left.
+    @inline(__always)
+    private static func copyUnescapingBlocks(
+        _ base: UnsafePointer<UInt8>, _ position: inout Int, end: Int,
+        into out: UnsafeMutablePointer<UInt8>, _ count: inout Int
+    ) {
         // `start` is the first byte not yet copied; each block begins there.
         var start = position
         defer { position = start }
@@ -82,8 +141,8 @@ enum JSONStringScan {
                 start = blockEnd
             }
         }
-        #endif
     }
+    #endif
 
     /// The byte the one-byte escape `\X` stands for, by `X`; 0 for `u` and invalid escapes.
     /// (A switch, not a static table: a global's lazy-initialisation check on every escape cost

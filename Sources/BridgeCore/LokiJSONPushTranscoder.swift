@@ -601,65 +601,21 @@ private struct JSONPushParser {
         throw fail("unterminated string")
     }
 
-    /// Moves past bytes that need no attention inside a string (not `"`, `\`, a control
-    /// character or non-ASCII): 16 at a time with ``JSONStringScan`` where it has vectors, then
-    /// eight at a time. Log lines are mostly such runs, and this loop is where JSON decoding
-    /// spends its time. Stops at the first byte that needs attention, or fewer than eight bytes
-    /// before the end (the byte loop takes over).
+    /// Moves past bytes that need no attention inside a string (``JSONStringScan``).
     @inline(__always)
     mutating func skipPlainBytes() {
         guard let base = input.baseAddress else { return }
         JSONStringScan.skipPlain(base, &position, end: input.count)
-        while position + 8 <= input.count {
-            let special = Self.attentionBytes(UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self))
-            if special != 0 {
-                position += special.trailingZeroBitCount >> 3
-                return
-            }
-            position += 8
-        }
     }
 
-    /// ``skipPlainBytes()`` that also appends the bytes it passes to ``lineBuffer`` at `count`
-    /// (``JSONStringScan/copyUnescaping(_:_:end:into:_:)`` first, which also unescapes one-byte
-    /// escapes, then this word loop near the end of the input).
-    ///
-    /// Each word is stored whole before it is looked at, and `count` then moves by the plain
-    /// bytes only: lines of JSON logs have an escape every few bytes, and a `memmove` call per
-    /// short run cost more than the run. Safe because unescaping never lengthens a string:
-    /// `count` stays at most `position`, so the 8 bytes written end within the buffer, which is
-    /// as long as the input.
+    /// ``skipPlainBytes()`` that also appends the bytes it passes to ``lineBuffer`` at `count`,
+    /// unescaping one-byte escapes on the way where it can. Safe because unescaping never
+    /// lengthens a string: `count` stays at most `position`, and the buffer is as long as the
+    /// input.
     @inline(__always)
     mutating func copyPlainBytes(count: inout Int) {
         guard let base = input.baseAddress else { return }
         JSONStringScan.copyUnescaping(base, &position, end: input.count, into: lineBuffer, &count)
-        while position + 8 <= input.count {
-            let word = UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)
-            UnsafeMutableRawPointer(lineBuffer + count).storeBytes(of: word, as: UInt64.self)
-            let special = Self.attentionBytes(word)
-            if special != 0 {
-                let plain = special.trailingZeroBitCount >> 3
-                position += plain
-                count += plain
-                return
-            }
-            position += 8
-            count += 8
-        }
-    }
-
-    /// The high bit of each byte of `word` (as loaded from memory) that needs attention in a
-    /// string: `"`, `\`, below 0x20 or at least 0x80. Each term's lowest flagged byte is exact
-    /// (borrows only run upwards), so the lowest set bit is the first such byte.
-    @inline(__always)
-    static func attentionBytes(_ loaded: UInt64) -> UInt64 {
-        let word = UInt64(littleEndian: loaded)
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let quote = word ^ (ones &* 0x22)
-        let backslash = word ^ (ones &* 0x5C)
-        let flagged =
-            ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word) | word
-        return flagged & 0x8080_8080_8080_8080
     }
 
     /// Skips a string (of an ignored value) without keeping its bytes.
