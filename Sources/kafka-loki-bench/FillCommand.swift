@@ -21,6 +21,23 @@ struct RecordOptions: ParsableArguments {
     var tenants: Int = 4
     @Option(help: "Streams per tenant.")
     var streamsPerTenant: Int = 16
+    @Option(help: """
+        Compression of the Kafka batches: none, or snappy as the upstream producers set it \
+        (Promtail's `compression: snappy`). `fill` produces with it; `codec-ceiling` then \
+        snappy-decompresses each record before its codec work, as librdkafka does for the bridge.
+        """)
+    var kafkaCompression: String = "none"
+
+    /// Whether the Kafka batches are snappy-compressed (``kafkaCompression``, validated).
+    var snappyBatches: Bool {
+        get throws {
+            switch kafkaCompression {
+            case "none": return false
+            case "snappy": return true
+            default: throw ValidationError("--kafka-compression: none or snappy")
+            }
+        }
+    }
 
     var benchFormat: BenchFormat {
         get throws { guard let f = BenchFormat(rawValue: format) else { throw ValidationError("--format: protobuf, json or json-gzip") }; return f }
@@ -71,7 +88,10 @@ struct Fill: ParsableCommand {
         var logger = Logger(label: "bench.fill")
         logger.logLevel = .warning
         let producer = try KafkaDeadLetterProducer(
-            properties: ["bootstrap.servers": brokers, "linger.ms": "50", "batch.size": "1000000", "compression.type": "none"],
+            properties: [
+                "bootstrap.servers": brokers, "linger.ms": "50", "batch.size": "1000000",
+                "compression.type": try records.snappyBatches ? "snappy" : "none",
+            ],
             logger: logger)
         // Bounded outstanding records, so librdkafka's queue never fills up.
         let window = DispatchSemaphore(value: 2000)

@@ -45,7 +45,7 @@ struct CodecCeiling: ParsableCommand {
 
     func run() throws {
         let generated = try records.records()
-        let result = try SnappyCeiling.run(generated, format: try records.benchFormat)
+        let result = try SnappyCeiling.run(generated, format: try records.benchFormat, snappyBatches: try records.snappyBatches)
         print("{\"lines\": \(result.lines), \"uncompressed_bytes\": \(result.uncompressedBytes), \"seconds\": \(result.seconds), \"line_hash_sum\": \(generated.reduce(UInt64(0)) { $0 &+ $1.lineHashSum })}")
     }
 }
