@@ -1,10 +1,12 @@
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
+import JSONBlocks
 #endif
 
 /// The inner loops of reading a JSON string's bytes: 16 at a time with SSE2 on x86-64 (part of
-/// the x86-64 baseline, so no run-time check), then, near the end of the input and on other
-/// architectures, eight at a time in a word.
+/// the x86-64 baseline, so no run-time check), blocks of escaped quotes in one SSSE3 shuffle
+/// where the CPU has it (`JSONBlockShuffle`, its own target), then, near the end of the input
+/// and on other architectures, eight at a time in a word.
 ///
 /// Why intrinsics: the string scan of JSON log lines was a third of the poll thread's time
 /// (docs/performance.md, "What would close the gap"), and Swift's generic `SIMD16` was not
@@ -15,6 +17,16 @@ import _Builtin_intrinsics.intel
 /// 0x20) or not ASCII (0x80 and up). Both loops stop at such a byte, or fewer than eight bytes
 /// before the end; the callers go on with their byte loops from there.
 enum JSONStringScan {
+    /// Whether ``copyUnescaping(_:_:end:into:_:shuffling:)`` may hand blocks to
+    /// `JSONBlockShuffle` (x86-64 with SSSE3). Read once per record by the transcoder.
+    static var shuffleAvailable: Bool {
+        #if arch(x86_64)
+        JSONBlockShuffle.isAvailable
+        #else
+        false
+        #endif
+    }
+
     /// Moves `position` past bytes that need no attention. Log lines are mostly such runs, and
     /// this loop is where JSON decoding spends its time.
     @inline(__always)
@@ -54,13 +66,17 @@ enum JSONStringScan {
     /// `count` then moves by the run's length only. Safe because unescaping never lengthens a
     /// string: `count` stays at most the input consumed since the string's start, so a store
     /// ends within an output buffer as long as the input, and every load ends before `end`.
+    ///
+    /// With `shuffling` (only where ``shuffleAvailable``), blocks whose escapes are all `\"` or
+    /// `\/` go to `JSONBlockShuffle`, which drops their backslashes with one SSSE3 shuffle, and
+    /// only the blocks it leaves are taken here escape by escape.
     @inline(__always)
     static func copyUnescaping(
         _ base: UnsafePointer<UInt8>, _ position: inout Int, end: Int,
-        into out: UnsafeMutablePointer<UInt8>, _ count: inout Int
+        into out: UnsafeMutablePointer<UInt8>, _ count: inout Int, shuffling: Bool
     ) {
         #if arch(x86_64)
-        copyUnescapingBlocks(base, &position, end: end, into: out, &count)
+        copyUnescapingBlocks(base, &position, end: end, into: out, &count, shuffling: shuffling)
         #endif
         copyPlainWords(base, &position, end: end, into: out, &count)
     }
@@ -108,12 +124,17 @@ enum JSONStringScan {
     @inline(__always)
     private static func copyUnescapingBlocks(
         _ base: UnsafePointer<UInt8>, _ position: inout Int, end: Int,
-        into out: UnsafeMutablePointer<UInt8>, _ count: inout Int
+        into out: UnsafeMutablePointer<UInt8>, _ count: inout Int, shuffling: Bool
     ) {
         // `start` is the first byte not yet copied; each block begins there.
         var start = position
         defer { position = start }
         while start + 32 <= end {
+            if shuffling {
+                // Takes every block it can; the one it leaves is taken below, then it goes on.
+                JSONBlockShuffle.copyUnescaping(base, &start, end: end, into: out, &count)
+                guard start + 32 <= end else { return }
+            }
             let block = start
             let bytes = load(base + block)
             let backslashes = UInt32(truncatingIfNeeded: _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(0x5C))))

@@ -27,13 +27,17 @@ package enum LokiJSONPushTranscoder {
 
     /// Transcodes the bytes at `buffer`, which it reads only within its bounds (the tests place
     /// bodies against a guard page through this form: the scans read 8 and 16 bytes at once).
+    ///
+    /// `blockShuffle` lets the line scan use the SSSE3 shuffle where the CPU has it (see
+    /// `JSONStringScan.copyUnescaping`); the tests also run without it.
     package static func transcode(
-        _ buffer: UnsafeBufferPointer<UInt8>, labels: inout ByteMemo<[UInt8]>
+        _ buffer: UnsafeBufferPointer<UInt8>, labels: inout ByteMemo<[UInt8]>,
+        blockShuffle: Bool = JSONStringScan.shuffleAvailable
     ) throws(RecordDecodeError) -> (LokiProtobufScanner.Summary, [UInt8]) {
         // An unescaped line is never longer than the JSON it came from.
         let lineBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, buffer.count))
         defer { lineBuffer.deallocate() }
-        var parser = JSONPushParser(buffer, lineBuffer: lineBuffer)
+        var parser = JSONPushParser(buffer, lineBuffer: lineBuffer, blockShuffle: blockShuffle)
         // Moved in and out, not copied: the parser's stores must not copy the memo.
         swap(&parser.labelMemo, &labels)
         defer { swap(&parser.labelMemo, &labels) }
@@ -41,9 +45,13 @@ package enum LokiJSONPushTranscoder {
     }
 
     /// Transcodes `bytes` with a memo of its own (one record, tests).
-    package static func transcode(_ bytes: [UInt8]) throws(RecordDecodeError) -> (LokiProtobufScanner.Summary, [UInt8]) {
+    package static func transcode(
+        _ bytes: [UInt8], blockShuffle: Bool = JSONStringScan.shuffleAvailable
+    ) throws(RecordDecodeError) -> (LokiProtobufScanner.Summary, [UInt8]) {
         var labels = ByteMemo<[UInt8]>()
-        return try transcode(bytes, labels: &labels)
+        return try bytes.withUnsafeBufferPointer { (buffer) throws(RecordDecodeError) in
+            try transcode(buffer, labels: &labels, blockShuffle: blockShuffle)
+        }
     }
 }
 
@@ -53,6 +61,8 @@ private struct JSONPushParser {
     /// Where ``lineBytes()`` unescapes a line: `input.count` bytes of trivial `UInt8`s (written
     /// with `initialize`, never read before written), owned by the caller.
     let lineBuffer: UnsafeMutablePointer<UInt8>
+    /// Whether the line scan may use the SSSE3 block shuffle (``JSONStringScan``).
+    let blockShuffle: Bool
     var position = 0
     var out: [UInt8] = []
     var summary = LokiProtobufScanner.Summary()
@@ -69,9 +79,10 @@ private struct JSONPushParser {
     /// Label objects read before (the caller's, moved in for the call).
     var labelMemo = ByteMemo<[UInt8]>(capacity: 1)
 
-    init(_ input: UnsafeBufferPointer<UInt8>, lineBuffer: UnsafeMutablePointer<UInt8>) {
+    init(_ input: UnsafeBufferPointer<UInt8>, lineBuffer: UnsafeMutablePointer<UInt8>, blockShuffle: Bool) {
         self.input = input
         self.lineBuffer = lineBuffer
+        self.blockShuffle = blockShuffle
         out.reserveCapacity(input.count)
     }
 
@@ -615,7 +626,7 @@ private struct JSONPushParser {
     @inline(__always)
     mutating func copyPlainBytes(count: inout Int) {
         guard let base = input.baseAddress else { return }
-        JSONStringScan.copyUnescaping(base, &position, end: input.count, into: lineBuffer, &count)
+        JSONStringScan.copyUnescaping(base, &position, end: input.count, into: lineBuffer, &count, shuffling: blockShuffle)
     }
 
     /// Skips a string (of an ignored value) without keeping its bytes.

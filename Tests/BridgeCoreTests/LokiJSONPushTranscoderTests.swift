@@ -1,6 +1,10 @@
 import BridgeCore
 import Testing
 
+#if arch(x86_64)
+import JSONBlocks
+#endif
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -12,11 +16,26 @@ import Darwin
 /// cases, generated bodies, and corrupted copies of them.
 @Suite("LokiJSONPushTranscoder: JSON push bodies straight to protobuf")
 struct LokiJSONPushTranscoderTests {
+    /// The line scan without and, where the CPU has SSSE3, with the block shuffle.
+    static let shuffleTiers: [Bool] = {
+        #if arch(x86_64)
+        return JSONBlockShuffle.isAvailable ? [false, true] : [false]
+        #else
+        return [false]
+        #endif
+    }()
+
     /// Compares both decoders on one body; returns whether it was valid.
+    ///
+    /// Where the CPU has the SSSE3 block shuffle, the transcoder uses it, and the body is also
+    /// transcoded without it: both must give the same answer.
     @discardableResult
     static func agree(_ json: [UInt8], _ comment: Comment? = nil) -> Bool {
         let reference: [LokiStream]? = try? LokiJSONPushDecoder.decode(json)
         let fast = try? LokiJSONPushTranscoder.transcode(json)
+        let withoutShuffle = try? LokiJSONPushTranscoder.transcode(json, blockShuffle: false)
+        #expect(fast?.1 == withoutShuffle?.1, comment)
+        #expect(fast?.0 == withoutShuffle?.0, comment)
         guard let reference else {
             #expect(fast == nil, "transcoder accepted a body the decoder refuses: \(String(decoding: json, as: UTF8.self).prefix(300))")
             return false
@@ -202,7 +221,7 @@ struct LokiJSONPushTranscoderTests {
         let guardStart = region.advanced(by: page).assumingMemoryBound(to: UInt8.self)
         var checked = 0
         for plain in 0..<40 {
-            for escaped in [#"\""#, #"\\"#, "é", ""] {
+            for escaped in [#"\""#, #"\\"#, "é", "", String(repeating: #"\"x"#, count: 9)] {
                 let line = #"\t"# + String(repeating: "x", count: plain) + escaped + String(repeating: "y", count: plain % 7)
                 let body = Array(#"{"streams":[{"stream":{"a":"1"},"values":[["1","\#(line)"]]}]}"#.utf8)
                 // The whole body, and every cut from just before the line to its end.
@@ -210,12 +229,15 @@ struct LokiJSONPushTranscoderTests {
                 for length in [body.count] + Array((lineEnd - line.utf8.count - 2)..<lineEnd) {
                     let start = guardStart - length
                     body.withUnsafeBufferPointer { start.update(from: $0.baseAddress!, count: length) }
-                    var labels = ByteMemo<[UInt8]>()
-                    let atGuard = try? LokiJSONPushTranscoder.transcode(UnsafeBufferPointer(start: start, count: length), labels: &labels)
-                    let elsewhere = try? LokiJSONPushTranscoder.transcode(Array(body[..<length]))
-                    #expect(atGuard?.1 == elsewhere?.1, "line \(line), \(length) of \(body.count) bytes")
-                    #expect((atGuard == nil) == (length != body.count))
-                    checked += 1
+                    for shuffle in Self.shuffleTiers {
+                        var labels = ByteMemo<[UInt8]>()
+                        let atGuard = try? LokiJSONPushTranscoder.transcode(
+                            UnsafeBufferPointer(start: start, count: length), labels: &labels, blockShuffle: shuffle)
+                        let elsewhere = try? LokiJSONPushTranscoder.transcode(Array(body[..<length]))
+                        #expect(atGuard?.1 == elsewhere?.1, "line \(line), \(length) of \(body.count) bytes, shuffle \(shuffle)")
+                        #expect((atGuard == nil) == (length != body.count))
+                        checked += 1
+                    }
                 }
             }
         }
