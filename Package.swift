@@ -8,15 +8,6 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
-/// SSSE3 for the one target that needs it, `JSONBlocks` (its source says why): anything built
-/// with it may use SSSE3, so that target holds only code the bridge runs after a CPUID check.
-/// On other architectures the target is empty.
-#if arch(x86_64)
-let ssse3: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mssse3"])]
-#else
-let ssse3: [SwiftSetting] = []
-#endif
-
 let package = Package(
     name: "kafka-loki-bridge",
     platforms: [.macOS(.v15)],
@@ -48,10 +39,12 @@ let package = Package(
         .target(name: "CLokiProto", linkerSettings: [.linkedLibrary("protobuf-c")]),
 
         // Pure Swift: records, decoders, batcher, offset tracker, retry policy. No I/O, no C
-        // libraries (the JSON string scan uses clang's SSE2 and SSSE3 intrinsics, header-only).
-        .target(name: "BridgeCore", dependencies: ["JSONBlocks"], swiftSettings: swiftSettings),
-        // The SSSE3 block shuffle of the JSON string scan (x86-64; chosen at run time).
-        .target(name: "JSONBlocks", swiftSettings: swiftSettings + ssse3),
+        // libraries (the JSON string scan uses clang's SSE2 intrinsics, header-only, and the
+        // one SSSE3 function below where the CPU has it).
+        .target(name: "BridgeCore", dependencies: ["CJSONBlockShuffle"], swiftSettings: swiftSettings),
+        // The JSON string scan's SSSE3 block shuffle, in C for clang's target("ssse3") (its
+        // source says why); x86-64 only, chosen at run time by CPUID.
+        .target(name: "CJSONBlockShuffle"),
         // Block codecs (snappy, gzip) behind BridgeCore's protocols.
         .target(
             name: "BridgeCodecs", dependencies: ["BridgeCore", "CSnappy", "CZlib", "CLibdeflate"],
@@ -112,7 +105,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
-        .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore", "JSONBlocks"], swiftSettings: swiftSettings),
+        .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore", "CJSONBlockShuffle"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LokiOutputTests", dependencies: ["LokiOutput", "BridgeCodecs", "BridgeCore", "CLokiProto"],
             swiftSettings: swiftSettings),

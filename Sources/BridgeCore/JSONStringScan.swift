@@ -1,12 +1,13 @@
+import CJSONBlockShuffle
+
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
-import JSONBlocks
 #endif
 
 /// The inner loops of reading a JSON string's bytes: 16 at a time with SSE2 on x86-64 (part of
 /// the x86-64 baseline, so no run-time check), blocks of escaped quotes in one SSSE3 shuffle
-/// where the CPU has it (`JSONBlockShuffle`, its own target), then, near the end of the input
-/// and on other architectures, eight at a time in a word.
+/// where the CPU has it (`kafka_loki_json_shuffle_blocks`, C target `CJSONBlockShuffle`), then,
+/// near the end of the input and on other architectures, eight at a time in a word.
 ///
 /// Why intrinsics: the string scan of JSON log lines was a third of the poll thread's time
 /// (docs/performance.md, "What would close the gap"), and Swift's generic `SIMD16` was not
@@ -17,15 +18,9 @@ import JSONBlocks
 /// 0x20) or not ASCII (0x80 and up). Both loops stop at such a byte, or fewer than eight bytes
 /// before the end; the callers go on with their byte loops from there.
 enum JSONStringScan {
-    /// Whether ``copyUnescaping(_:_:end:into:_:shuffling:)`` may hand blocks to
-    /// `JSONBlockShuffle` (x86-64 with SSSE3). Read once per record by the transcoder.
-    static var shuffleAvailable: Bool {
-        #if arch(x86_64)
-        JSONBlockShuffle.isAvailable
-        #else
-        false
-        #endif
-    }
+    /// Whether ``copyUnescaping(_:_:end:into:_:shuffling:)`` may hand blocks to the SSSE3
+    /// shuffle (x86-64 with SSSE3; CPUID, asked once). Read once per record by the transcoder.
+    static let shuffleAvailable = kafka_loki_cpu_has_ssse3() != 0
 
     /// Moves `position` past bytes that need no attention. Log lines are mostly such runs, and
     /// this loop is where JSON decoding spends its time.
@@ -67,9 +62,11 @@ enum JSONStringScan {
     /// string: `count` stays at most the input consumed since the string's start, so a store
     /// ends within an output buffer as long as the input, and every load ends before `end`.
     ///
-    /// With `shuffling` (only where ``shuffleAvailable``), blocks whose escapes are all `\"` or
-    /// `\/` go to `JSONBlockShuffle`, which drops their backslashes with one SSSE3 shuffle, and
-    /// only the blocks it leaves are taken here escape by escape.
+    /// With `shuffling` (only where ``shuffleAvailable``), a block whose escapes are all `\"` or
+    /// `\/` is handed, with the blocks after it, to the SSSE3 shuffle, which drops their
+    /// backslashes in one instruction per block; the block it stops at is taken here escape by
+    /// escape. Blocks it could not take (other escapes, non-ASCII, the closing quote) never
+    /// reach it: a call per such block made those lines slower.
     @inline(__always)
     static func copyUnescaping(
         _ base: UnsafePointer<UInt8>, _ position: inout Int, end: Int,
@@ -81,7 +78,7 @@ enum JSONStringScan {
         copyPlainWords(base, &position, end: end, into: out, &count)
     }
 
-    /// The word loop of ``copyUnescaping(_:_:end:into:_:)``. Each word is stored whole before
+    /// The word loop of ``copyUnescaping(_:_:end:into:_:shuffling:)``. Each word is stored whole before
     /// it is looked at, and `count` then moves by the plain bytes only: lines of JSON logs have
     /// an escape every few bytes, and a `memmove` call per short run cost more than the run.
     @inline(__always)
@@ -119,7 +116,7 @@ enum JSONStringScan {
     }
 
     #if arch(x86_64)
-    /// The 16-byte loop of ``copyUnescaping(_:_:end:into:_:)``; stops with fewer than 32 bytes
+    /// The 16-byte loop of ``copyUnescaping(_:_:end:into:_:shuffling:)``; stops with fewer than 32 bytes
     /// left.
     @inline(__always)
     private static func copyUnescapingBlocks(
@@ -130,15 +127,14 @@ enum JSONStringScan {
         var start = position
         defer { position = start }
         while start + 32 <= end {
-            if shuffling {
-                // Takes every block it can; the one it leaves is taken below, then it goes on.
-                JSONBlockShuffle.copyUnescaping(base, &start, end: end, into: out, &count)
-                guard start + 32 <= end else { return }
-            }
             let block = start
             let bytes = load(base + block)
             let backslashes = UInt32(truncatingIfNeeded: _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(0x5C))))
             var attention = UInt32(truncatingIfNeeded: attentionMask(bytes))
+            if shuffling, attention != 0, onlyQuoteOrSlashEscapes(bytes, backslashes: backslashes, attention: attention) {
+                start = kafka_loki_json_shuffle_blocks(base, start, end, out, &count)
+                continue
+            }
             while attention != 0 {
                 let index = attention.trailingZeroBitCount
                 let at = block + index
@@ -182,6 +178,16 @@ enum JSONStringScan {
     }
 
     #if arch(x86_64)
+    /// Whether every byte of `bytes` that needs attention is a backslash followed, in the block,
+    /// by `"` or `/`, or a backslash in its last byte: a block the SSSE3 shuffle takes whole.
+    @inline(__always)
+    private static func onlyQuoteOrSlashEscapes(_ bytes: __m128i, backslashes: UInt32, attention: UInt32) -> Bool {
+        let escaped = (backslashes & 0x7FFF) << 1
+        let quoteOrSlash = UInt32(truncatingIfNeeded: _mm_movemask_epi8(_mm_or_si128(
+            _mm_cmpeq_epi8(bytes, _mm_set1_epi8(0x22)), _mm_cmpeq_epi8(bytes, _mm_set1_epi8(0x2F)))))
+        return attention & ~(backslashes | escaped) == 0 && escaped & ~quoteOrSlash == 0
+    }
+
     @inline(__always)
     private static func load(_ pointer: UnsafePointer<UInt8>) -> __m128i {
         _mm_loadu_si128(UnsafeRawPointer(pointer).assumingMemoryBound(to: __m128i.self))

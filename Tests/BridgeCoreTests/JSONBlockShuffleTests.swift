@@ -1,34 +1,56 @@
-#if arch(x86_64)
+import CJSONBlockShuffle
 import Foundation
-import JSONBlocks
 import Testing
 
-/// The SSSE3 block shuffle on its own: the CPU check, and what it takes and leaves. (The
-/// transcoder's tests run every body with and without it and compare.)
-@Suite("JSONBlockShuffle: blocks of escaped quotes in one shuffle")
+/// The SSSE3 block shuffle on its own (`kafka_loki_json_shuffle_blocks`): the CPU check, what
+/// it takes and leaves, and every mask of backslashes it can meet. (The transcoder's tests run
+/// every body with and without it and compare.)
+@Suite("CJSONBlockShuffle: blocks of escaped quotes in one shuffle")
 struct JSONBlockShuffleTests {
-    @Test("the CPU check agrees with the kernel's CPU flags")
+    static let available = kafka_loki_cpu_has_ssse3() != 0
+
+    @Test("the CPU check agrees with the kernel's CPU flags", .enabled(if: FileManager.default.fileExists(atPath: "/proc/cpuinfo")))
     func detection() throws {
         let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
-        let flags = try #require(cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") })
-        #expect(JSONBlockShuffle.isAvailable == flags.split(separator: " ").contains("ssse3"))
+        let flags = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }
+        #if arch(x86_64)
+        let hasFlag = try #require(flags).split(separator: " ").contains("ssse3")
+        #expect(Self.available == hasFlag)
+        #else
+        _ = flags
+        #expect(!Self.available)
+        #endif
     }
 
-    /// Runs the shuffle over `text` (followed by 32 bytes of padding it must not take) from 0.
-    static func run(_ text: String) -> (taken: Int, output: String) {
-        let input = Array(text.utf8) + Array(repeating: UInt8(ascii: "\""), count: 32)
-        var position = 0
+    /// Runs the shuffle over `bytes` followed by 32 quotes (which it must stop at), from 0.
+    static func run(_ bytes: [UInt8]) -> (taken: Int, output: [UInt8]) {
+        let input = bytes + Array(repeating: UInt8(ascii: "\""), count: 32)
         var count = 0
         let out = UnsafeMutablePointer<UInt8>.allocate(capacity: input.count)
         defer { out.deallocate() }
-        input.withUnsafeBufferPointer { JSONBlockShuffle.copyUnescaping($0.baseAddress!, &position, end: $0.count, into: out, &count) }
-        return (position, String(decoding: UnsafeBufferPointer(start: out, count: count), as: UTF8.self))
+        let taken = input.withUnsafeBufferPointer { kafka_loki_json_shuffle_blocks($0.baseAddress!, 0, $0.count, out, &count) }
+        return (taken, Array(UnsafeBufferPointer(start: out, count: count)))
     }
 
-    @Test("blocks of plain bytes, \\\" and \\/ are taken whole; the first other block is left")
-    func takesAndLeaves() throws {
-        try #require(JSONBlockShuffle.isAvailable)
-        // 16-byte blocks: plain; escaped quotes; escaped slashes and quotes; then one with \n.
+    static func run(_ text: String) -> (taken: Int, output: String) {
+        let (taken, output) = run(Array(text.utf8))
+        return (taken, String(decoding: output, as: UTF8.self))
+    }
+
+    /// JSON unescaping of `\"`, `\/` and `\\` by the byte (the reference).
+    static func unescaped(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+        var result: [UInt8] = []
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            if bytes[index] == UInt8(ascii: "\\") { index += 1 }
+            result.append(bytes[index])
+            index += 1
+        }
+        return result
+    }
+
+    @Test("blocks of plain bytes, \\\" and \\/ are taken whole; the first other block is left", .enabled(if: available))
+    func takesAndLeaves() {
         let blocks = [#"abcdefghijklmnop"#, #"\"a\"b\"c\"d\"ez"#, #"x\/y\"z\/w\"0123"#, #"ab\ncdefghijklmn"#]
         #expect(blocks.allSatisfy { $0.utf8.count == 16 })
         let (taken, output) = Self.run(blocks.joined())
@@ -42,14 +64,40 @@ struct JSONBlockShuffleTests {
         }
     }
 
-    @Test("a backslash in a block's last byte is left for the next block")
+    @Test("a backslash in a block's last byte is left for the next block", .enabled(if: available))
     func backslashAtTheEdge() {
-        guard JSONBlockShuffle.isAvailable else { return }
         let text = #"0123456789abcde\"fghijklmnopqrs"# + "0123456789abcdef"
         let (taken, output) = Self.run(text)
         // 15 bytes, then 16 from the backslash, then 16 plain; the padding's quotes stop it.
         #expect(taken == 47)
         #expect(output == #"0123456789abcde"fghijklmnopqrs0123456789abcdef"#)
     }
+
+    /// Every 16-bit mask of backslash positions the shuffle can take (no two adjacent: an
+    /// escaped backslash stops it), so every entry of its shuffle-control table that can be
+    /// used, in both halves: each block is taken whole and unescaped exactly.
+    @Test("every mask of backslashes it can take", .enabled(if: available))
+    func everyMask() {
+        var masks = 0
+        for mask in 0..<(1 << 16) where mask & (mask << 1) == 0 {
+            var block: [UInt8] = []
+            for index in 0..<16 {
+                if mask & (1 << index) != 0 {
+                    block.append(UInt8(ascii: "\\"))
+                } else if index > 0, mask & (1 << (index - 1)) != 0 {
+                    block.append(index % 2 == 0 ? UInt8(ascii: "\"") : UInt8(ascii: "/"))
+                } else {
+                    block.append(UInt8(ascii: "a") + UInt8(index))
+                }
+            }
+            // A backslash in the last byte escapes the next block's first byte.
+            let next = (mask & 0x8000 != 0 ? [UInt8(ascii: "\"")] : [UInt8(ascii: "A")]) + Array("BCDEFGHIJKLMNOP".utf8)
+            let input = block + next
+            let (taken, output) = Self.run(input)
+            #expect(taken >= 31, "mask \(String(mask, radix: 2))")
+            #expect(output == Self.unescaped(input[..<taken]), "mask \(String(mask, radix: 2))")
+            masks += 1
+        }
+        #expect(masks == 2584)  // Fibonacci(18): 16-bit masks without two adjacent bits
+    }
 }
-#endif

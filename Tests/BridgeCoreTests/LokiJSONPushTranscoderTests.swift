@@ -1,9 +1,6 @@
 import BridgeCore
+import CJSONBlockShuffle
 import Testing
-
-#if arch(x86_64)
-import JSONBlocks
-#endif
 
 #if canImport(Glibc)
 import Glibc
@@ -17,13 +14,7 @@ import Darwin
 @Suite("LokiJSONPushTranscoder: JSON push bodies straight to protobuf")
 struct LokiJSONPushTranscoderTests {
     /// The line scan without and, where the CPU has SSSE3, with the block shuffle.
-    static let shuffleTiers: [Bool] = {
-        #if arch(x86_64)
-        return JSONBlockShuffle.isAvailable ? [false, true] : [false]
-        #else
-        return [false]
-        #endif
-    }()
+    static let shuffleTiers: [Bool] = kafka_loki_cpu_has_ssse3() != 0 ? [false, true] : [false]
 
     /// Compares both decoders on one body; returns whether it was valid.
     ///
