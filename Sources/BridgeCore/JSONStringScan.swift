@@ -78,9 +78,10 @@ enum JSONStringScan {
         copyPlainWords(base, &position, end: end, into: out, &count)
     }
 
-    /// The word loop of ``copyUnescaping(_:_:end:into:_:shuffling:)``. Each word is stored whole before
-    /// it is looked at, and `count` then moves by the plain bytes only: lines of JSON logs have
-    /// an escape every few bytes, and a `memmove` call per short run cost more than the run.
+    /// The word loop of ``copyUnescaping(_:_:end:into:_:shuffling:)``. Each word is stored
+    /// whole before it is looked at, and `count` then moves by the plain bytes only: lines of
+    /// JSON logs have an escape every few bytes, and a `memmove` call per short run cost more
+    /// than the run.
     @inline(__always)
     private static func copyPlainWords(
         _ base: UnsafePointer<UInt8>, _ position: inout Int, end: Int,
@@ -116,8 +117,8 @@ enum JSONStringScan {
     }
 
     #if arch(x86_64)
-    /// The 16-byte loop of ``copyUnescaping(_:_:end:into:_:shuffling:)``; stops with fewer than 32 bytes
-    /// left.
+    /// The 16-byte loop of ``copyUnescaping(_:_:end:into:_:shuffling:)``; stops with fewer than
+    /// 32 bytes left.
     @inline(__always)
     private static func copyUnescapingBlocks(
         _ base: UnsafePointer<UInt8>, _ position: inout Int, end: Int,
