@@ -20,9 +20,11 @@ package enum LokiJSONPushTranscoder {
     /// - Parameter labels: label objects already read (raw JSON → label text), kept across
     ///   calls by the caller; see ``LabelMemo``.
     package static func transcode(
-        _ bytes: [UInt8], labels: inout ByteMemo<[UInt8]>
+        _ bytes: [UInt8], labels: inout ByteMemo<[UInt8]>, blockShuffle: Bool = JSONStringScan.shuffleAvailable
     ) throws(RecordDecodeError) -> (LokiProtobufScanner.Summary, [UInt8]) {
-        try bytes.withUnsafeBufferPointer { (buffer) throws(RecordDecodeError) in try transcode(buffer, labels: &labels) }
+        try bytes.withUnsafeBufferPointer { (buffer) throws(RecordDecodeError) in
+            try transcode(buffer, labels: &labels, blockShuffle: blockShuffle)
+        }
     }
 
     /// Transcodes the bytes at `buffer`, which it reads only within its bounds (the tests place
@@ -49,9 +51,7 @@ package enum LokiJSONPushTranscoder {
         _ bytes: [UInt8], blockShuffle: Bool = JSONStringScan.shuffleAvailable
     ) throws(RecordDecodeError) -> (LokiProtobufScanner.Summary, [UInt8]) {
         var labels = ByteMemo<[UInt8]>()
-        return try bytes.withUnsafeBufferPointer { (buffer) throws(RecordDecodeError) in
-            try transcode(buffer, labels: &labels, blockShuffle: blockShuffle)
-        }
+        return try transcode(bytes, labels: &labels, blockShuffle: blockShuffle)
     }
 }
 

@@ -167,9 +167,11 @@ def test_kafka_compressed_batches(broker, loki, bridges, names, zero_loss, codec
         "stats_cb": lambda text: stats.append(json.loads(text))}))
     records = list(gen.records(6000, lines_per_record=50, formats=FORMATS, tenant_in=("header",)))
     produced = produce(broker.bootstrap, topic, records, producer=producer, one_record_per_batch=False)
-    # Statistics come on the producer's poll; wait for a report taken after the last delivery.
-    wait_until(lambda: producer.poll(0.1) is not None and bool(stats) and stats[-1]["txmsgs"] >= len(records),
-               20, "producer statistics after the last delivery")
+    def stats_after_last_delivery() -> bool:
+        producer.poll(0.1)  # statistics are delivered by the producer's poll
+        return bool(stats) and stats[-1]["txmsgs"] >= len(records)
+
+    wait_until(stats_after_last_delivery, 20, "producer statistics after the last delivery")
     value_bytes = sum(len(r.value) for r in records)
     sent_bytes = stats[-1]["tx_bytes"]  # everything sent to the brokers, requests and all
     assert sent_bytes < 0.8 * value_bytes, f"{codec}: sent {sent_bytes} bytes for {value_bytes} bytes of records"
