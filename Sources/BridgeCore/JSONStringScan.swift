@@ -179,14 +179,14 @@ enum JSONStringScan {
     }
 
     #if arch(x86_64)
-    /// Whether every byte of `bytes` that needs attention is a backslash followed, in the block,
-    /// by `"` or `/`, or a backslash in its last byte: a block the SSSE3 shuffle takes whole.
+    /// Whether the SSSE3 shuffle takes this block whole: the rule is the C target's
+    /// (`kafka_loki_json_shuffle_takes`), asked here so that blocks it would not take never pay
+    /// for the call.
     @inline(__always)
     private static func onlyQuoteOrSlashEscapes(_ bytes: __m128i, backslashes: UInt32, attention: UInt32) -> Bool {
-        let escaped = (backslashes & 0x7FFF) << 1
         let quoteOrSlash = UInt32(truncatingIfNeeded: _mm_movemask_epi8(_mm_or_si128(
             _mm_cmpeq_epi8(bytes, _mm_set1_epi8(0x22)), _mm_cmpeq_epi8(bytes, _mm_set1_epi8(0x2F)))))
-        return attention & ~(backslashes | escaped) == 0 && escaped & ~quoteOrSlash == 0
+        return kafka_loki_json_shuffle_takes(attention, backslashes, quoteOrSlash) != 0
     }
 
     @inline(__always)

@@ -106,14 +106,9 @@ intptr_t kafka_loki_json_shuffle_blocks(
             continue;
         }
         const uint32_t backslashes = (uint32_t)_mm_movemask_epi8(backslash_bytes);
-        // The bytes right after a backslash, within the block (one in the last byte escapes a
-        // byte of the next block, which then starts at that backslash).
-        const uint32_t escaped = (backslashes & 0x7FFF) << 1;
         const uint32_t quote_or_slash =
             (uint32_t)_mm_movemask_epi8(_mm_or_si128(quotes, _mm_cmpeq_epi8(bytes, _mm_set1_epi8(0x2F))));
-        // Nothing else needs attention, and every escaped byte is " or / (so never a backslash:
-        // an escaped backslash would make the next one plain, which this does not model).
-        if ((attention & ~(backslashes | escaped)) != 0 || (escaped & ~quote_or_slash) != 0) break;
+        if (!kafka_loki_json_shuffle_takes(attention, backslashes, quote_or_slash)) break;
         const uint32_t low = backslashes & 0xFF;
         const uint32_t high = backslashes >> 8;
         const __m128i control =

@@ -1,3 +1,4 @@
+import BridgeCore
 import CJSONBlockShuffle
 import Foundation
 import Testing
@@ -71,6 +72,59 @@ struct JSONBlockShuffleTests {
         // 15 bytes, then 16 from the backslash, then 16 plain; the padding's quotes stop it.
         #expect(taken == 47)
         #expect(output == #"0123456789abcde"fghijklmnopqrs0123456789abcdef"#)
+    }
+
+    /// The rule by the byte, left to right: a backslash must escape `"` or `/` (or be the last
+    /// byte, escaping the next block's first); any other byte that needs attention refuses.
+    static func takesByTheByte(_ block: [UInt8]) -> Bool {
+        var index = 0
+        while index < 16 {
+            let byte = block[index]
+            if byte == UInt8(ascii: "\\") {
+                if index == 15 { return true }
+                guard block[index + 1] == UInt8(ascii: "\"") || block[index + 1] == UInt8(ascii: "/") else { return false }
+                index += 2
+            } else if byte == UInt8(ascii: "\"") || byte < 0x20 || byte >= 0x80 {
+                return false
+            } else {
+                index += 1
+            }
+        }
+        return true
+    }
+
+    /// `kafka_loki_json_shuffle_takes`, the one rule both the Swift block loop and the shuffle
+    /// ask, against ``takesByTheByte(_:)`` on random blocks of the bytes that matter.
+    @Test("which blocks it takes: the masks' rule agrees with the rule by the byte")
+    func takesRule() {
+        // Blocks built of pieces the shuffle takes, with one in eight a piece it must refuse;
+        // cut at 16 bytes, which also puts backslashes in the last byte.
+        let takes: [[UInt8]] = [Array("a".utf8), Array("n".utf8), Array("/".utf8), Array(#"\""#.utf8), Array(#"\/"#.utf8)]
+        let refuses: [[UInt8]] = [Array(#"\\"#.utf8), Array(#"\n"#.utf8), Array("\"".utf8), [0x01], [0xC3, 0xA9], Array(#"\\""#.utf8)]
+        var generator = SplitMix64(seed: 0x5EED_0004)
+        var taken = 0
+        for _ in 0..<200_000 {
+            var block: [UInt8] = []
+            while block.count < 16 {
+                let roll = Int(generator.next() % 64)
+                block += roll < 8 ? refuses[roll % refuses.count] : takes[roll % takes.count]
+            }
+            block.removeLast(block.count - 16)
+            var attention: UInt32 = 0
+            var backslashes: UInt32 = 0
+            var quoteOrSlash: UInt32 = 0
+            for (index, byte) in block.enumerated() {
+                let bit = UInt32(1) << index
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { attention |= bit }
+                if byte == UInt8(ascii: "\\") { backslashes |= bit }
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "/") { quoteOrSlash |= bit }
+            }
+            let takes = kafka_loki_json_shuffle_takes(attention, backslashes, quoteOrSlash) != 0
+            #expect(takes == Self.takesByTheByte(block), "\(String(decoding: block, as: UTF8.self))")
+            if takes { taken += 1 }
+        }
+        // Both answers occur often enough to mean something.
+        #expect(taken > 1_000 && taken < 199_000, "\(taken) taken")
     }
 
     /// Every 16-bit mask of backslash positions the shuffle can take (no two adjacent: an

@@ -6,6 +6,21 @@
 /// Whether this CPU has SSSE3 (CPUID leaf 1, ECX bit 9); 0 on other architectures.
 int kafka_loki_cpu_has_ssse3(void);
 
+/// Whether the shuffle takes a 16-byte block whole, from the block's masks (bit i for byte i):
+/// `attention` for `"`, `\`, below 0x20 and 0x80 and up; `backslashes`; `quote_or_slash` for
+/// `"` and `/`. It does when every byte that needs attention is a backslash or the byte right
+/// after one, and every such escaped byte is `"` or `/` (so never a backslash: an escaped
+/// backslash would make the next one plain, which the shuffle does not model). A backslash in
+/// the last byte escapes a byte of the next block.
+///
+/// The one statement of the rule: the Swift block loop asks it before calling
+/// kafka_loki_json_shuffle_blocks (so that blocks it would not take never pay for the call),
+/// and that function asks it for every block.
+static inline int kafka_loki_json_shuffle_takes(uint32_t attention, uint32_t backslashes, uint32_t quote_or_slash) {
+    const uint32_t escaped = (backslashes & 0x7FFF) << 1;
+    return (attention & ~(backslashes | escaped)) == 0 && (escaped & ~quote_or_slash) == 0;
+}
+
 /// Copies JSON string bytes from `base + position` to `out + *count` in 16-byte blocks,
 /// dropping the backslash of each `\"` and `\/`, while every byte of a block is plain or part
 /// of such an escape. Stops with fewer than 32 bytes left before `end`, or at the first block it
