@@ -17,10 +17,10 @@ import _Builtin_intrinsics.intel
 /// A byte needs attention inside a string when it is `"`, `\`, a control character (below
 /// 0x20) or not ASCII (0x80 and up). Both loops stop at such a byte, or fewer than eight bytes
 /// before the end; the callers go on with their byte loops from there.
-enum JSONStringScan {
+package enum JSONStringScan {
     /// Whether ``copyUnescaping(_:_:end:into:_:shuffling:)`` may hand blocks to the SSSE3
     /// shuffle (x86-64 with SSSE3; CPUID, asked once). Read once per record by the transcoder.
-    static let shuffleAvailable = kafka_loki_cpu_has_ssse3() != 0
+    package static let shuffleAvailable = kafka_loki_cpu_has_ssse3() != 0
 
     /// Moves `position` past bytes that need no attention. Log lines are mostly such runs, and
     /// this loop is where JSON decoding spends its time.
@@ -132,7 +132,9 @@ enum JSONStringScan {
             let bytes = load(base + block)
             let backslashes = UInt32(truncatingIfNeeded: _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(0x5C))))
             var attention = UInt32(truncatingIfNeeded: attentionMask(bytes))
-            if shuffling, attention != 0, onlyQuoteOrSlashEscapes(bytes, backslashes: backslashes, attention: attention) {
+            if shuffling, attention != 0, kafka_loki_json_shuffle_may_take(attention, backslashes) != 0,
+                onlyQuoteOrSlashEscapes(bytes, backslashes: backslashes, attention: attention)
+            {
                 start = kafka_loki_json_shuffle_blocks(base, start, end, out, &count)
                 continue
             }

@@ -64,7 +64,8 @@ struct Micro: ParsableCommand {
         let protobuf = formats.first { $0.0 == .protobuf }?.1 ?? []
         let lineBytes = Double(protobuf.reduce(0) { $0 + $1.lineBytes }) / Double(protobuf.reduce(0) { $0 + $1.lines })
         print("micro-benchmarks: \(lines) lines per format, \(Int(lineBytes)) bytes per line on average, best of 3 rounds")
-        for figure in try MicroBenchmarks.run(formats) {
+        let shapes = try MicroBenchmarks.lineShapes(lines: lines, startNanos: Int64(Date().timeIntervalSince1970 * 1e9) - 60_000_000_000)
+        for figure in try MicroBenchmarks.run(formats) + shapes {
             let rate = figure.linesPerSecond >= 1e6 ? String(format: "%.1fM", figure.linesPerSecond / 1e6) : String(format: "%.0fk", figure.linesPerSecond / 1e3)
             let name = figure.name.padding(toLength: 72, withPad: " ", startingAt: 0)
             print("  \(name) \(String(format: "%8.1f", figure.nanosPerLine)) ns/line  \(rate) lines/s")

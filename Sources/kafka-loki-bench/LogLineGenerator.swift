@@ -4,8 +4,22 @@ import BridgeCore
 /// request fields and random request / trace / span ids. The random ids keep snappy near the
 /// 2x ratio of real logs (a template-only generator compresses 10x and flatters every codec).
 /// Lines average about 250 bytes; two shapes alternate: logfmt and JSON.
+///
+/// Two more styles exist for the micro-benchmarks only, so that the line scan's slower paths
+/// have figures of their own (the topics keep `.mixed`, so benches stay comparable):
+/// `.unicode`, logfmt whose message and user are not ASCII (every block of them takes the
+/// UTF-8 check), and `.stackTrace`, an error with a Java stack trace (newlines and tabs, which
+/// JSON escapes as `\n` and `\t`), a query string (`&`, which Go's JSON encoder writes as
+/// `\u0026`) and a Windows path (`\\`).
 struct LogLineGenerator {
+    enum Style: String, CaseIterable {
+        case mixed
+        case unicode
+        case stackTrace = "stack-trace"
+    }
+
     private var random: BenchRandom
+    private let style: Style
     private static let paths = [
         "/api/v1/orders", "/api/v1/cart/items", "/api/v2/payments/authorize", "/healthz", "/api/v1/users/profile",
         "/api/v1/search", "/api/v1/inventory/reserve", "/metrics",
@@ -19,10 +33,56 @@ struct LogLineGenerator {
     private static let methods = ["GET", "GET", "POST", "PUT", "DELETE"]
     private static let statuses = [200, 200, 200, 201, 204, 400, 404, 500, 503]
 
-    init(seed: UInt64) { random = BenchRandom(seed: seed) }
+    private static let unicodeMessages = [
+        "Bestellung übermittelt, Zahlung ausstehend", "заказ оформлен, ожидание оплаты", "支付已授权，等待发货确认",
+        "Commande validée : paiement reçu", "注文を受け付けました。発送準備中です", "Ürün stoğa ayrıldı, kargo bekleniyor",
+    ]
+    private static let unicodeUsers = ["José García", "Zoë Müller", "Łukasz Żółć", "Иван Петров", "王芳", "Ηλέκτρα Παππά"]
+    private static let exceptions = [
+        ("java.lang.IllegalStateException", "inventory reservation timed out after 5000ms"),
+        ("java.net.SocketTimeoutException", "Read timed out"),
+        ("org.springframework.dao.DataAccessResourceFailureException", "Unable to acquire JDBC Connection"),
+    ]
+    private static let frames = [
+        "com.shop.inventory.ReservationClient.reserve(ReservationClient.java:142)",
+        "com.shop.checkout.OrderService.place(OrderService.java:88)",
+        "com.shop.checkout.OrderController.create(OrderController.java:57)",
+        "org.springframework.web.servlet.FrameworkServlet.service(FrameworkServlet.java:897)",
+    ]
+
+    init(seed: UInt64, style: Style = .mixed) {
+        random = BenchRandom(seed: seed)
+        self.style = style
+    }
 
     /// Appends one line for time `nanos` (Unix) to `out`.
     mutating func appendLine(nanos: Int64, to out: inout [UInt8]) {
+        switch style {
+        case .mixed: appendMixedLine(nanos: nanos, to: &out)
+        case .unicode: appendUnicodeLine(nanos: nanos, to: &out)
+        case .stackTrace: appendStackTraceLine(nanos: nanos, to: &out)
+        }
+    }
+
+    private mutating func appendUnicodeLine(nanos: Int64, to out: inout [UInt8]) {
+        appendTime(nanos, to: &out)
+        out += Array(" level=\(random.pick(Self.levels)) msg=\"\(random.pick(Self.unicodeMessages))\" user=\"\(random.pick(Self.unicodeUsers))\" order=o-\(random.below(10_000_000)) request_id=".utf8)
+        random.appendHex(16, to: &out)
+        out += Array(" trace_id=".utf8)
+        random.appendHex(32, to: &out)
+    }
+
+    private mutating func appendStackTraceLine(nanos: Int64, to out: inout [UInt8]) {
+        let (type, message) = random.pick(Self.exceptions)
+        appendTime(nanos, to: &out)
+        out += Array(" ERROR [http-nio-8080-exec-\(random.below(200))] request failed: GET \(random.pick(Self.paths))?page=\(random.below(50))&size=50&sort=desc trace_id=".utf8)
+        random.appendHex(32, to: &out)
+        out += Array("\n\(type): \(message)".utf8)
+        for frame in Self.frames.prefix(2 + random.below(3)) { out += Array("\n\tat \(frame)".utf8) }
+        out += Array("\n\t... \(10 + random.below(80)) more (config C:\\srv\\shop\\app.yaml)".utf8)
+    }
+
+    private mutating func appendMixedLine(nanos: Int64, to out: inout [UInt8]) {
         let level = random.pick(Self.levels)
         let path = random.pick(Self.paths)
         let status = random.pick(Self.statuses)

@@ -1,3 +1,4 @@
+import ArgumentParser
 import BridgeCodecs
 import BridgeCore
 import Foundation
@@ -98,6 +99,34 @@ enum MicroBenchmarks {
         offsetFigure.nanosPerLine /= linesPerRecord
         offsetFigure.name += " / \(Int(linesPerRecord)) lines"
         figures.append(offsetFigure)
+        return figures
+    }
+
+    /// The JSON transcoder on lines of each ``LogLineGenerator/Style``, with the SSSE3 block
+    /// shuffle off and (where the CPU has it) on: the cost of line shapes the topics do not
+    /// carry, non-ASCII text and stack traces, and whether the shuffle costs them anything.
+    static func lineShapes(lines: Int, startNanos: Int64) throws -> [Figure] {
+        var figures: [Figure] = []
+        for style in LogLineGenerator.Style.allCases {
+            var factory = PushRecordFactory(format: .json, shape: .init(), seed: 11, startNanos: startNanos, lineStyle: style)
+            let records = (0..<max(1, lines / 100)).map { _ in factory.next() }
+            let count = records.reduce(0) { $0 + $1.lines }
+            let bytes = records.reduce(0) { $0 + $1.lineBytes }
+            var labels = ByteMemo<[UInt8]>()
+            // The lines must come out as they went in, or the figures measure something else.
+            let transcoded = try records.reduce(0) { $0 + (try LokiJSONPushTranscoder.transcode($1.value, labels: &labels)).0.lineBytes }
+            guard transcoded == bytes else {
+                throw ValidationError("\(style.rawValue) lines: \(transcoded) bytes transcoded, \(bytes) generated")
+            }
+            for shuffle in JSONStringScan.shuffleAvailable ? [false, true] : [false] {
+                let name = "transcode json, \(style.rawValue) lines (\(bytes / count) B), shuffle \(shuffle ? "on" : "off")"
+                figures.append(try measure(name, lines: count) {
+                    for record in records {
+                        _ = try LokiJSONPushTranscoder.transcode(record.value, labels: &labels, blockShuffle: shuffle)
+                    }
+                })
+            }
+        }
         return figures
     }
 }

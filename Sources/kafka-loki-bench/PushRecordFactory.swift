@@ -63,10 +63,12 @@ struct PushRecordFactory {
     private var poolIndex = 0
 
     /// - Parameter startNanos: timestamp of the first line; later lines are 1 µs apart.
-    init(format: BenchFormat, shape: Shape, seed: UInt64, startNanos: Int64) {
+    init(
+        format: BenchFormat, shape: Shape, seed: UInt64, startNanos: Int64, lineStyle: LogLineGenerator.Style = .mixed
+    ) {
         self.format = format
         self.shape = shape
-        lines = LogLineGenerator(seed: seed)
+        lines = LogLineGenerator(seed: seed, style: lineStyle)
         nextNanos = startNanos
         let apps = ["checkout", "payments", "search", "inventory", "gateway", "auth", "orders", "email"]
         labelSets = (0..<shape.streamsPerTenant).map { index in
@@ -160,15 +162,30 @@ struct PushRecordFactory {
             out += Array("},\"values\":[".utf8)
             for (index, (text, nanos)) in zip(stream.lines, stream.nanos).enumerated() {
                 out += Array("\(index > 0 ? "," : "")[\"\(nanos)\",\"".utf8)
-                for byte in text {
-                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
-                    out.append(byte)
-                }
+                Self.appendJSONStringContent(text, to: &out)
                 out += Array("\"]".utf8)
             }
             out += Array("]}".utf8)
         }
         out += Array("]}".utf8)
         return out
+    }
+
+    /// A line as Go's `encoding/json` writes it (Loki's and Promtail's clients are Go): `"` and
+    /// `\` escaped, `\n`, `\r` and `\t` as short escapes, other control characters and the
+    /// HTML-sensitive `<`, `>` and `&` as `\u00XX`; everything else, UTF-8 included, as it is.
+    static func appendJSONStringContent(_ text: [UInt8], to out: inout [UInt8]) {
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        for byte in text {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), byte]
+            case 0x0A: out += Array(#"\n"#.utf8)
+            case 0x0D: out += Array(#"\r"#.utf8)
+            case 0x09: out += Array(#"\t"#.utf8)
+            case 0x00..<0x20, UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "&"):
+                out += Array(#"\u00"#.utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            default: out.append(byte)
+            }
+        }
     }
 }

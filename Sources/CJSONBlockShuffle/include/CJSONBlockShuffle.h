@@ -16,9 +16,19 @@ int kafka_loki_cpu_has_ssse3(void);
 /// The one statement of the rule: the Swift block loop asks it before calling
 /// kafka_loki_json_shuffle_blocks (so that blocks it would not take never pay for the call),
 /// and that function asks it for every block.
+static inline int kafka_loki_json_shuffle_takes(uint32_t attention, uint32_t backslashes, uint32_t quote_or_slash);
+
+/// The first half of kafka_loki_json_shuffle_takes, from the two masks the block loop has
+/// anyway: every byte that needs attention is a backslash or the byte right after one. Most
+/// blocks the shuffle cannot take (non-ASCII text, the closing quote) fail it, and then the
+/// mask of quotes and slashes need not be built.
+static inline int kafka_loki_json_shuffle_may_take(uint32_t attention, uint32_t backslashes) {
+    return (attention & ~(backslashes | (backslashes & 0x7FFF) << 1)) == 0;
+}
+
 static inline int kafka_loki_json_shuffle_takes(uint32_t attention, uint32_t backslashes, uint32_t quote_or_slash) {
     const uint32_t escaped = (backslashes & 0x7FFF) << 1;
-    return (attention & ~(backslashes | escaped)) == 0 && (escaped & ~quote_or_slash) == 0;
+    return kafka_loki_json_shuffle_may_take(attention, backslashes) && (escaped & ~quote_or_slash) == 0;
 }
 
 /// Copies JSON string bytes from `base + position` to `out + *count` in 16-byte blocks,
