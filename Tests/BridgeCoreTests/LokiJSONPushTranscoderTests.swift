@@ -175,6 +175,38 @@ struct LokiJSONPushTranscoderTests {
     /// plain scan stops at a line's first escape, where the first block then begins: with a
     /// leading escape, the sequence after `offset` plain bytes sits at every index of that block
     /// and the next ones.
+    /// Well-formed UTF-8 stays in the 16-byte loop's plain runs (checked character by character
+    /// out of line), and a character may end in the next block, which then starts after it:
+    /// every sequence, well-formed or not (truncated, overlong, a surrogate, past U+10FFFF, a
+    /// lone continuation byte, cut by the closing quote), at every offset of a block, after a
+    /// lead that starts the loop at an escape, at non-ASCII text, or not at all.
+    @Test("UTF-8, well-formed or not, at every offset of a 16-byte block")
+    func utf8AtEveryBlockOffset() {
+        let wellFormed: [[UInt8]] = [
+            Array("é".utf8), Array("€".utf8), Array("😀".utf8), Array("ééééééééééééé".utf8), Array("Пр😀€ü".utf8),
+            Array("é\\\"ü\\nж".utf8), Array("\u{7FF}\u{800}\u{FFFF}\u{10000}\u{10FFFF}".utf8),
+        ]
+        let illFormed: [[UInt8]] = [
+            [0xC3, 0x62], [0xC0, 0xAF], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0x80],
+            [0xFF], [0xC3], [0xE2, 0x82], [0xF0, 0x9F, 0x98], Array("éé".utf8) + [0xE2, 0x82, 0x78],
+        ]
+        let tails = ["", "b", String(repeating: "b", count: 15), String(repeating: "b", count: 17), String(repeating: "ü", count: 20)]
+        var valid = 0
+        for lead in [#"\t"#, "ü", ""] {
+            for sequence in wellFormed + illFormed {
+                for offset in 0..<40 {
+                    for tail in tails {
+                        let line = Array(lead.utf8) + Array(repeating: UInt8(ascii: "a"), count: offset) + sequence + Array(tail.utf8)
+                        let body = Array(#"{"streams":[{"stream":{"a":"1"},"values":[["1",""#.utf8) + line
+                            + Array(#""],["2","after"]]}]}"#.utf8)
+                        if Self.agree(body, "\(lead) \(sequence) at \(offset) before \(tail.count) characters") { valid += 1 }
+                    }
+                }
+            }
+        }
+        #expect(valid == 3 * wellFormed.count * 40 * tails.count)
+    }
+
     @Test("escape sequences at every offset of a 16-byte block, followed by runs of every kind")
     func escapesAtEveryBlockOffset() {
         let sequences = [
