@@ -6,6 +6,14 @@
 /// Whether this CPU has SSSE3 (CPUID leaf 1, ECX bit 9); 0 on other architectures.
 int kafka_loki_cpu_has_ssse3(void);
 
+/// The first half of kafka_loki_json_shuffle_takes, from the two masks the Swift block loop has
+/// anyway: every byte that needs attention is a backslash or the byte right after one. Most
+/// blocks the shuffle cannot take (non-ASCII text, the closing quote) fail it, and then the
+/// mask of quotes and slashes need not be built.
+static inline int kafka_loki_json_shuffle_may_take(uint32_t attention, uint32_t backslashes) {
+    return (attention & ~(backslashes | (backslashes & 0x7FFF) << 1)) == 0;
+}
+
 /// Whether the shuffle takes a 16-byte block whole, from the block's masks (bit i for byte i):
 /// `attention` for `"`, `\`, below 0x20 and 0x80 and up; `backslashes`; `quote_or_slash` for
 /// `"` and `/`. It does when every byte that needs attention is a backslash or the byte right
@@ -16,16 +24,6 @@ int kafka_loki_cpu_has_ssse3(void);
 /// The one statement of the rule: the Swift block loop asks it before calling
 /// kafka_loki_json_shuffle_blocks (so that blocks it would not take never pay for the call),
 /// and that function asks it for every block.
-static inline int kafka_loki_json_shuffle_takes(uint32_t attention, uint32_t backslashes, uint32_t quote_or_slash);
-
-/// The first half of kafka_loki_json_shuffle_takes, from the two masks the block loop has
-/// anyway: every byte that needs attention is a backslash or the byte right after one. Most
-/// blocks the shuffle cannot take (non-ASCII text, the closing quote) fail it, and then the
-/// mask of quotes and slashes need not be built.
-static inline int kafka_loki_json_shuffle_may_take(uint32_t attention, uint32_t backslashes) {
-    return (attention & ~(backslashes | (backslashes & 0x7FFF) << 1)) == 0;
-}
-
 static inline int kafka_loki_json_shuffle_takes(uint32_t attention, uint32_t backslashes, uint32_t quote_or_slash) {
     const uint32_t escaped = (backslashes & 0x7FFF) << 1;
     return kafka_loki_json_shuffle_may_take(attention, backslashes) && (escaped & ~quote_or_slash) == 0;
