@@ -15,8 +15,9 @@ import _Builtin_intrinsics.intel
 /// compile to one instruction each: `pcmpeqb`, `pcmpgtb`, `pmovmskb`.
 ///
 /// A byte needs attention inside a string when it is `"`, `\`, a control character (below
-/// 0x20) or not ASCII (0x80 and up). Both loops stop at such a byte, or fewer than eight bytes
-/// before the end; the callers go on with their byte loops from there.
+/// 0x20) or not ASCII (0x80 and up). The scans stop at such a byte (the copying 16-byte loop
+/// only at one it cannot take itself: see ``copyUnescaping(_:_:end:into:_:shuffling:)``), or
+/// fewer than eight bytes before the end; the callers go on with their byte loops from there.
 package enum JSONStringScan {
     /// Whether ``copyUnescaping(_:_:end:into:_:shuffling:)`` may hand blocks to the SSSE3
     /// shuffle (x86-64 with SSSE3; CPUID, asked once). Read once per record by the transcoder.
@@ -48,9 +49,10 @@ package enum JSONStringScan {
 
     /// ``skipPlain(_:_:end:)`` that also copies the bytes it passes to `out` at `count`, and,
     /// in the 16-byte loop, unescapes one-byte escapes (`\"`, `\\`, `\n`, …) on the way:
-    /// JSON-shaped log lines carry one every few bytes. It stops at any other byte that needs
-    /// attention (the closing quote, `\u`, an invalid escape, a control character, non-ASCII);
-    /// the word loop that takes over when fewer than 32 bytes remain stops at every escape.
+    /// JSON-shaped log lines carry one every few bytes; well-formed UTF-8 it copies as it is. It
+    /// stops at any other byte that needs attention (the closing quote, `\u`, an invalid escape,
+    /// a control character, ill-formed UTF-8); the word loop that takes over when fewer than 32
+    /// bytes remain stops at every escape and every byte from 0x80.
     ///
     /// Each 16-byte block is examined once, and its escapes are taken from its mask one after
     /// the other. Re-reading the input right after each escape made every escape wait for the
@@ -58,9 +60,11 @@ package enum JSONStringScan {
     /// 150 ns per line for that against 90–100 for this (docs/performance.md).
     ///
     /// Every run of plain bytes, at most 16, is copied with one 16-byte load and store, and
-    /// `count` then moves by the run's length only. Safe because unescaping never lengthens a
-    /// string: `count` stays at most the input consumed since the string's start, so a store
-    /// ends within an output buffer as long as the input, and every load ends before `end`.
+    /// `count` then moves by the run's length only (a run of UTF-8 whose last character ends in
+    /// the next block can be up to three bytes longer: those are copied one by one). Safe
+    /// because unescaping never lengthens a string: `count` stays at most the input consumed
+    /// since the string's start, so a store ends within an output buffer as long as the input,
+    /// and every load ends before `end`.
     ///
     /// With `shuffling` (only where ``shuffleAvailable``), a block whose escapes are all `\"` or
     /// `\/` is handed, with the blocks after it, to the SSSE3 shuffle, which drops their

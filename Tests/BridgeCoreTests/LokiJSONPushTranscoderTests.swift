@@ -167,14 +167,6 @@ struct LokiJSONPushTranscoderTests {
         }
     }
 
-    /// On x86-64 escaped lines are read 16 bytes at a time, and the escapes of a block are taken
-    /// from its mask without reading the block again (`JSONStringScan.copyUnescaping`): every
-    /// escape sequence must be unescaped at every offset of a block, including an escape whose
-    /// second byte is in the next block and runs of escaped backslashes (whose second backslash
-    /// must not start an escape, and whose quote after them must not end the string). The
-    /// plain scan stops at a line's first escape, where the first block then begins: with a
-    /// leading escape, the sequence after `offset` plain bytes sits at every index of that block
-    /// and the next ones.
     /// Well-formed UTF-8 stays in the 16-byte loop's plain runs (checked character by character
     /// out of line), and a character may end in the next block, which then starts after it:
     /// every sequence, well-formed or not (truncated, overlong, a surrogate, past U+10FFFF, a
@@ -207,6 +199,14 @@ struct LokiJSONPushTranscoderTests {
         #expect(valid == 3 * wellFormed.count * 40 * tails.count)
     }
 
+    /// On x86-64 escaped lines are read 16 bytes at a time, and the escapes of a block are taken
+    /// from its mask without reading the block again (`JSONStringScan.copyUnescaping`): every
+    /// escape sequence must be unescaped at every offset of a block, including an escape whose
+    /// second byte is in the next block and runs of escaped backslashes (whose second backslash
+    /// must not start an escape, and whose quote after them must not end the string). The
+    /// plain scan stops at a line's first escape, where the first block then begins: with a
+    /// leading escape, the sequence after `offset` plain bytes sits at every index of that block
+    /// and the next ones.
     @Test("escape sequences at every offset of a 16-byte block, followed by runs of every kind")
     func escapesAtEveryBlockOffset() {
         let sequences = [
