@@ -1,4 +1,3 @@
-import ArgumentParser
 import BridgeCodecs
 import BridgeCore
 import Foundation
@@ -116,7 +115,7 @@ enum MicroBenchmarks {
             // The lines must come out as they went in, or the figures measure something else.
             let transcoded = try records.reduce(0) { $0 + (try LokiJSONPushTranscoder.transcode($1.value, labels: &labels)).0.lineBytes }
             guard transcoded == bytes else {
-                throw ValidationError("\(style.rawValue) lines: \(transcoded) bytes transcoded, \(bytes) generated")
+                throw BenchError("\(style.rawValue) lines: \(transcoded) bytes transcoded, \(bytes) generated")
             }
             for shuffle in JSONStringScan.shuffleAvailable ? [false, true] : [false] {
                 let name = "transcode json, \(style.rawValue) lines (\(bytes / count) B), shuffle \(shuffle ? "on" : "off")"
