@@ -160,7 +160,10 @@ package enum JSONStringScan {
                     // that is not ASCII (a bit for every byte of it) would otherwise leave the
                     // loop at every character. Checked here, where the loop would leave anyway,
                     // so that the escapes' path stays as it was.
-                    guard base[at] >= 0x80, case let after = utf8RunEnd(base, at, limit: block + 16, end: end), after > at
+                    guard base[at] >= 0x80,
+                        case let after = UTF8Check.nonASCIIRunEnd(
+                            UnsafeBufferPointer(start: base, count: end), from: at, limit: block + 16, end: end),
+                        after > at
                     else { return }
                     if after <= block + 16 {
                         attention &= ~((1 << (after - block)) - 1)
@@ -192,24 +195,6 @@ package enum JSONStringScan {
                 start = blockEnd
             }
         }
-    }
-    #endif
-
-    #if arch(x86_64)
-    /// The end of the well-formed UTF-8 characters from `at` on that begin before `limit`: the
-    /// first byte that is ASCII, not well-formed UTF-8, or at or past `limit` where no character
-    /// began. Out of line: it runs once per run of such text in a block, away from the escapes'
-    /// path.
-    @inline(never)
-    private static func utf8RunEnd(_ base: UnsafePointer<UInt8>, _ at: Int, limit: Int, end: Int) -> Int {
-        let bytes = UnsafeBufferPointer(start: base, count: end)
-        var position = at
-        while position < limit, bytes[position] >= 0x80 {
-            let length = UTF8Check.sequenceLength(bytes, at: position, end: end)
-            if length == 0 { break }
-            position += length
-        }
-        return position
     }
     #endif
 

@@ -27,11 +27,28 @@ enum UTF8Check {
                 k += 1
                 continue
             }
-            let length = sequenceLength(bytes, at: k, end: range.upperBound)
-            if length == 0 { return false }
-            k += length
+            let next = nonASCIIRunEnd(bytes, from: k, limit: range.upperBound, end: range.upperBound)
+            if next == k { return false }
+            k = next
         }
         return true
+    }
+
+    /// The end of the well-formed multi-byte characters from `i` on that begin before `limit`
+    /// (each complete before `end`): the first byte that is ASCII, not well-formed UTF-8, or at
+    /// or past `limit` where no character began; `i` itself when none is there.
+    ///
+    /// Out of line: the JSON line scan's 16-byte loop calls it once per run of such text in a
+    /// block, and keeps its own loop small.
+    @inline(never)
+    static func nonASCIIRunEnd(_ bytes: UnsafeBufferPointer<UInt8>, from i: Int, limit: Int, end: Int) -> Int {
+        var k = i
+        while k < limit, bytes[k] >= 0x80 {
+            let length = sequenceLength(bytes, at: k, end: end)
+            if length == 0 { break }
+            k += length
+        }
+        return k
     }
 
     /// The largest cut `≤ limit` that does not split a UTF-8 sequence of `bytes[range]`: the cut
