@@ -55,16 +55,17 @@ struct Micro: ParsableCommand {
     @Option(help: "Lines per format.") var lines = 200_000
 
     func run() throws {
+        // Lines from a minute ago, as the bridge would meet them.
+        let startNanos = Int64(Date().timeIntervalSince1970 * 1e9) - 60_000_000_000
         func generate(_ format: BenchFormat) -> [BenchRecord] {
-            var factory = PushRecordFactory(
-                format: format, shape: .init(), seed: 7, startNanos: Int64(Date().timeIntervalSince1970 * 1e9) - 60_000_000_000)
+            var factory = PushRecordFactory(format: format, shape: .init(), seed: 7, startNanos: startNanos)
             return (0..<(lines / 100)).map { _ in factory.next() }
         }
         let formats = BenchFormat.allCases.map { ($0, generate($0)) }
         let protobuf = formats.first { $0.0 == .protobuf }?.1 ?? []
         let lineBytes = Double(protobuf.reduce(0) { $0 + $1.lineBytes }) / Double(protobuf.reduce(0) { $0 + $1.lines })
         print("micro-benchmarks: \(lines) lines per format, \(Int(lineBytes)) bytes per line on average, best of 3 rounds")
-        let shapes = try MicroBenchmarks.lineShapes(lines: lines, startNanos: Int64(Date().timeIntervalSince1970 * 1e9) - 60_000_000_000)
+        let shapes = try MicroBenchmarks.lineShapes(lines: lines, startNanos: startNanos)
         for figure in try MicroBenchmarks.run(formats) + shapes {
             let rate = figure.linesPerSecond >= 1e6 ? String(format: "%.1fM", figure.linesPerSecond / 1e6) : String(format: "%.0fk", figure.linesPerSecond / 1e3)
             let name = figure.name.padding(toLength: 72, withPad: " ", startingAt: 0)
