@@ -626,34 +626,3 @@ def placed_entries(placed: Iterable[PlacedRecord]) -> List[ProducedEntry]:
     return [e._replace(topic=pr.topic, partition=pr.partition, offset=pr.offset)
             for pr in placed for e in pr.record.entries()]
 
-
-class MixedBackgroundProducer(BackgroundProducer):
-    """A BackgroundProducer whose records really cycle through the tenants and the record
-    variants (formats, content headers, tenant placement) given as record options.
-
-    BackgroundProducer asks the generator for one record per call, and LogGenerator.records()
-    starts its tenant/variant cycle anew on every call, so BackgroundProducer writes every
-    record for the first tenant in the first variant only. Same interface otherwise."""
-
-    def _run(self) -> None:
-        md = self._producer.list_topics(self.topic, timeout=10)
-        partitions = len(md.topics[self.topic].partitions)
-        opts = dict(self.record_kwargs)
-        tenants = list(opts.pop("tenants", None) or self.gen.tenants)
-        variants = list(itertools.product(opts.pop("formats", FORMATS), opts.pop("content_headers", (True,)),
-                                          opts.pop("tenant_in", ("header",))))
-        interval = self.lines_per_record / self.lines_per_second
-        next_at = time.monotonic()
-        lines = 0
-        k = 0
-        while not self._stop.is_set() and (self.max_lines is None or lines < self.max_lines):
-            tenant = tenants[k % len(tenants)]
-            fmt, with_headers, tin = variants[(k // len(tenants)) % len(variants)]
-            k += 1
-            rec = self.gen.records(self.lines_per_record, lines_per_record=self.lines_per_record, tenants=(tenant,),
-                                   formats=(fmt,), content_headers=(with_headers,), tenant_in=(tin,), **opts)[0]
-            self._send(rec, partitions)
-            lines += self.lines_per_record
-            self._producer.poll(0)
-            next_at += interval
-            self._stop.wait(max(0.0, next_at - time.monotonic()))
