@@ -16,7 +16,9 @@
      (snappy + protobuf + labels + timestamps, a fingerprint of every line). Timed from the
      first push to the last (the group join is reported as startup). CPU seconds and peak RSS
      come from /proc/<pid> of the bridge. Three runs per format (--runs), the median reported
-     with the range: this VM's speed drifts by about ±15 % within minutes.
+     with the range: this VM's speed drifts by about ±15 % within minutes. Both ceilings are
+     measured again right before every run, and the ratios reported are the median of the
+     runs' own ratios (each run against the ceilings just before it).
   5. Latency: `kafka-loki-bench produce-rate` produces at half the measured protobuf rate with
      current timestamps; the sink's histogram of arrival minus timestamp gives p50/p99.
   6. `kafka-loki-bench micro`: per-line costs of decode, validate, regroup, push body, offsets.
@@ -324,28 +326,30 @@ def main() -> int:
             say(f"   {fill['records']:,} records, {fill['line_bytes'] / fill['lines']:.0f} B/line, "
                 f"{fill['line_bytes'] / 1e6:.0f} MB of lines, {fill['value_bytes'] / 1e6:.0f} MB in Kafka, "
                 f"{fill['seconds']:.1f} s")
-            say(f"== ceiling (a) consume-only {topic}")
-            consume = bench_tool("consume-only", "--brokers", broker.bootstrap, "--topics", topic,
-                                 "--records", str(fill["records"]))
-            consume["lines_per_s"] = fill["lines"] / consume["seconds"]
-            say(f"   {consume['lines_per_s']:,.0f} lines/s ({consume['seconds']:.2f} s)")
-            say(f"== ceiling (b) decompress + snappy compress, one core, {topic}")
-            codec = bench_tool("codec-ceiling", *record_args)
-            assert str(codec["line_hash_sum"]) == str(fill["line_hash_sum"]), "codec ceiling saw other records"
-            codec["lines_per_s"] = codec["lines"] / codec["seconds"]
-            say(f"   {codec['lines_per_s']:,.0f} lines/s ({codec['seconds']:.2f} s)")
-            # This VM's speed drifts by ±15 % within minutes (noisy neighbours): one run can land
-            # anywhere in that band, so the median of several runs is reported, with the range.
             runs = []
             compared: list = []
+            consumes: list = []
+            codecs: list = []
             for run in range(max(1, args.runs)):
+                # The ceilings are measured again before every bridge run, and each run is
+                # divided by the ceilings taken just before it: a ratio is only as steady as its
+                # denominator, and one ceiling measured minutes before the bridge runs lands
+                # anywhere in the VM's ±15 % band (1.72M – 1.98M lines/s for JSON's ceiling (b)
+                # in seven benches of one build within an hour).
+                say(f"== ceiling (a) consume-only {topic} (run {run + 1} of {max(1, args.runs)})")
+                consumes.append(measure_consume_only(broker, topic, fill))
+                say(f"== ceiling (b) decompress + snappy compress, one core, {topic} (run {run + 1} of {max(1, args.runs)})")
+                codecs.append(measure_codec(record_args, fill))
                 say(f"== bridge {topic}: group start to log end (run {run + 1} of {max(1, args.runs)})")
                 runs.append(run_throughput(broker, topic, fill))
                 r = runs[-1]
+                r["ratio_consume_only"] = r["lines_per_s"] / consumes[-1]["lines_per_s"]
+                r["ratio_codec"] = r["lines_per_s"] / codecs[-1]["lines_per_s"]
                 say(f"   {r['lines_per_s']:,.0f} lines/s, {r['cpu_s_per_million_lines']:.2f} CPU-s/M lines, "
                     f"{r['minor_faults_per_million_lines']:,.0f} page faults/M lines, peak RSS {r['peak_rss_mib']:.0f} MiB, "
                     f"intake held {r['intake_holds']:.0f}x, partitions paused {r['intake_partition_pauses']:.0f}x")
                 say(f"   {split_text(r['box_while_flowing'])}")
+                say(f"   {r['ratio_consume_only']:.0%} of ceiling (a), {r['ratio_codec']:.0%} of ceiling (b) measured just before")
                 if args.compare_bridge:
                     compared.append(run_throughput(broker, topic, fill, binary=args.compare_bridge))
                     c = compared[-1]
@@ -360,15 +364,22 @@ def main() -> int:
                         f"bridge {median(r['box_while_flowing']['bridge'] for r in group):.2f} / box "
                         f"{median(r['box_while_flowing']['box'] for r in group):.2f} CPU-s/M lines")
                 results.setdefault("compared", {})[fmt] = {"binary": str(args.compare_bridge), "runs": compared}
+            # Ratios: the median of the runs' own ratios, not the median run against a median ceiling.
+            ratio_consume_only = median(r["ratio_consume_only"] for r in runs)
+            ratio_codec = median(r["ratio_codec"] for r in runs)
             runs.sort(key=lambda r: r["lines_per_s"])
             tp = dict(runs[len(runs) // 2])
             tp["runs"] = [{k: r[k] for k in ("lines_per_s", "steady_lines_per_s", "cpu_s_per_million_lines",
                                               "cpu_s_per_million_lines_flowing", "peak_rss_mib", "intake_holds",
-                                              "intake_partition_pauses", "box_while_flowing")} for r in runs]
+                                              "intake_partition_pauses", "box_while_flowing", "ratio_consume_only",
+                                              "ratio_codec")} for r in runs]
             tp["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)  # the RSS target holds for every run
+            consume, codec = median_measurement(consumes), median_measurement(codecs)
+            say(f"== ceilings of {topic}, the median of {len(runs)} measurements: (a) {consume['lines_per_s']:,.0f} "
+                f"lines/s ({span_text(consumes)}), (b) {codec['lines_per_s']:,.0f} lines/s ({span_text(codecs)})")
             say(f"== bridge {topic}: the median of {len(runs)} runs (peak RSS: the highest of them)")
-            tp["ratio_consume_only"] = tp["lines_per_s"] / consume["lines_per_s"]
-            tp["ratio_codec"] = tp["lines_per_s"] / codec["lines_per_s"]
+            tp["ratio_consume_only"] = ratio_consume_only
+            tp["ratio_codec"] = ratio_codec
             steady = tp["steady_lines_per_s"]
             say(f"   steady (first push to 99 % of the lines): {steady:,.0f} lines/s" if steady else "   steady: n/a")
             say(f"   {tp['lines_per_s']:,.0f} lines/s, {tp['mb_per_s']:.0f} MB/s, {tp['cpu_s_per_million_lines']:.2f} "
@@ -400,6 +411,37 @@ def main() -> int:
         say(f"\nFAILED: lines missing or malformed pushes in {', '.join(bad)} (see {OUT})")
         return 1
     return 0
+
+
+def measure_consume_only(broker: Broker, topic: str, fill: dict) -> dict:
+    """Ceiling (a): a librdkafka consumer that reads the topic and does nothing else."""
+    consume = bench_tool("consume-only", "--brokers", broker.bootstrap, "--topics", topic,
+                         "--records", str(fill["records"]))
+    consume["lines_per_s"] = fill["lines"] / consume["seconds"]
+    say(f"   {consume['lines_per_s']:,.0f} lines/s ({consume['seconds']:.2f} s)")
+    return consume
+
+
+def measure_codec(record_args: list, fill: dict) -> dict:
+    """Ceiling (b): decompress and snappy-compress the same records (same seed) on one core."""
+    codec = bench_tool("codec-ceiling", *record_args)
+    assert str(codec["line_hash_sum"]) == str(fill["line_hash_sum"]), "codec ceiling saw other records"
+    codec["lines_per_s"] = codec["lines"] / codec["seconds"]
+    say(f"   {codec['lines_per_s']:,.0f} lines/s ({codec['seconds']:.2f} s)")
+    return codec
+
+
+def median_measurement(measurements: list) -> dict:
+    """The measurement with the median rate, with every rate of the series under "runs"."""
+    ordered = sorted(measurements, key=lambda m: m["lines_per_s"])
+    chosen = dict(ordered[len(ordered) // 2])
+    chosen["runs"] = [m["lines_per_s"] for m in measurements]
+    return chosen
+
+
+def span_text(measurements: list) -> str:
+    rates = [m["lines_per_s"] for m in measurements]
+    return f"{min(rates):,.0f} to {max(rates):,.0f}" if len(rates) > 1 else "one measurement"
 
 
 def split_text(split: dict) -> str:
@@ -449,7 +491,7 @@ def report(results: dict) -> None:
                 return f"{format(min(values), fmt_)} to {format(max(values), fmt_)}"
             say(f"  {'':8} over {len(runs)} runs: {span('lines_per_s', ',.0f')} lines/s, "
                 f"{span('cpu_s_per_million_lines', '.2f')} CPU-s/M, peak RSS {span('peak_rss_mib', '.0f')} MiB "
-                f"(the median run above)")
+                f"(the median run above); {span('ratio_codec', '.0%')} of ceiling (b) measured just before each")
     if "latency" in results:
         lat = results["latency"]
         say(f"  latency  p50 {lat['p50_ms']} ms  p99 {lat['p99_ms']} ms at {lat['offered_lines_per_s']:,} lines/s "
