@@ -261,7 +261,9 @@ def run_latency(broker: Broker, rate: int, seconds: float) -> dict:
     finally:
         bridge.terminate()
         sink.stop()
-    return {"offered_lines_per_s": rate, "achieved_lines_per_s": produced["lines"] / produced["seconds"], "produced": produced, "entries_measured": stats["latency_entries"],
+    # Achieved: the rate the producer's loop kept (its flush at the end is not producing).
+    return {"offered_lines_per_s": rate, "achieved_lines_per_s": produced["lines"] / produced["produce_seconds"],
+            "produced": produced, "entries_measured": stats["latency_entries"],
             "p50_ms": stats["latency_p50_ms"], "p99_ms": stats["latency_p99_ms"], "max_ms": stats["latency_max_ms"],
             "delivered": stats["entries"], "problems": stats["problems"]}
 
@@ -393,7 +395,8 @@ def main() -> int:
             say(f"== latency at {rate:,} lines/s for {args.latency_seconds:.0f} s")
             results["latency"] = run_latency(broker, rate, args.latency_seconds)
             lat = results["latency"]
-            say(f"   p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms over {lat['entries_measured']:,} lines")
+            say(f"   p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms over {lat['entries_measured']:,} lines; "
+                f"produced at {lat['achieved_lines_per_s']:,.0f} lines/s in {lat['produced']['produce_seconds']:.1f} s")
     if not args.skip_micro:
         say("== micro-benchmarks")
         micro = subprocess.run([str(BENCH_BIN), "micro"], check=True, stdout=subprocess.PIPE, text=True).stdout
@@ -494,8 +497,12 @@ def report(results: dict) -> None:
                 f"(the median run above); {span('ratio_codec', '.0%')} of ceiling (b) measured just before each")
     if "latency" in results:
         lat = results["latency"]
-        say(f"  latency  p50 {lat['p50_ms']} ms  p99 {lat['p99_ms']} ms at {lat['offered_lines_per_s']:,} lines/s "
-            f"(target p99 <= 1250 ms: {'met' if lat['p99_ms'] <= 1250 else 'NOT met'})")
+        say(f"  latency  p50 {lat['p50_ms']} ms  p99 {lat['p99_ms']} ms at {lat['offered_lines_per_s']:,} lines/s offered, "
+            f"{lat['achieved_lines_per_s']:,.0f} produced (target p99 <= 1250 ms: {'met' if lat['p99_ms'] <= 1250 else 'NOT met'})")
+        if lat["achieved_lines_per_s"] < 0.95 * lat["offered_lines_per_s"]:
+            # Then the latency is that of a lower rate than the target names: say so.
+            say(f"  {'':8} the producer fell behind the offered rate: the box could not produce, serve and bridge "
+                f"{lat['offered_lines_per_s']:,} lines/s at once, so the rate of the target was not measured")
 
 
 if __name__ == "__main__":
