@@ -250,10 +250,29 @@ def run_latency(broker: Broker, rate: int, seconds: float) -> dict:
              "--rate", str(rate), "--duration", str(seconds)],
             stdout=subprocess.PIPE, stderr=open(OUT / "produce-rate.log", "wb"), text=True)
         track(producer)
+        producer_started = time.monotonic()
         warmup = min(5.0, seconds / 4)
         wait_until(lambda: sink.stats()["entries"] > 0, 30, "the first latency lines in the sink")
         time.sleep(warmup)  # steady state: not a synchronisation, the measured window starts here
         sink.reset_latency()
+
+        def usage() -> dict:
+            busy, idle = box_cpu_seconds()
+            pids = {"producer": producer.pid, "broker": broker.proc.pid, "bridge": bridge.pid, "sink": sink.proc.pid}
+            return {**{name: cpu_seconds(pid) for name, pid in pids.items()}, "busy": busy, "idle": idle,
+                    "at": time.monotonic()}
+
+        # Where the two cores went while lines were produced: the producer, broker, bridge and
+        # sink share them, so a latency that grows says little without it. The window ends a
+        # second before the producer's loop is due to end (a measurement window, not a wait).
+        window_start = usage()
+        time.sleep(max(0.0, producer_started + seconds - 1 - time.monotonic()))
+        cores = None
+        if producer.poll() is None:
+            window_end = usage()
+            span = window_end["at"] - window_start["at"]
+            cores = {name: (window_end[name] - window_start[name]) / span
+                     for name in ("producer", "broker", "bridge", "sink", "busy", "idle")}
         out, _ = producer.communicate(timeout=seconds + 120)
         produced = json.loads(out.strip().splitlines()[-1])
         wait_until(lambda: sink.stats()["entries"] >= produced["lines"], 120, "every latency line in the sink")
@@ -265,7 +284,7 @@ def run_latency(broker: Broker, rate: int, seconds: float) -> dict:
     return {"offered_lines_per_s": rate, "achieved_lines_per_s": produced["lines"] / produced["produce_seconds"],
             "produced": produced, "entries_measured": stats["latency_entries"],
             "p50_ms": stats["latency_p50_ms"], "p99_ms": stats["latency_p99_ms"], "max_ms": stats["latency_max_ms"],
-            "delivered": stats["entries"], "problems": stats["problems"]}
+            "delivered": stats["entries"], "problems": stats["problems"], "cores_while_producing": cores}
 
 
 def main() -> int:
@@ -390,13 +409,23 @@ def main() -> int:
                 f"{tp['cpu_s_per_million_lines_flowing']:.2f} CPU-s/M lines")
             say(f"   {split_text(tp['box_while_flowing'])}")
             results[fmt] = {"fill": fill, "consume_only": consume, "codec": codec, "bridge": tp}
-        if "protobuf" in results and args.latency_seconds > 0:
+    if "protobuf" in results and args.latency_seconds > 0:
+        # A broker of its own: Tansu keeps every topic in memory, about 4 GB after the four
+        # formats' runs. The one latency run on such a broker measured p99 1.9 s; three runs at
+        # the same rate on a broker holding one 1M-line topic, 0.73 - 0.82 s (a slow minute of
+        # the VM may be part of it). What is measured here is a live pipeline, not a broker
+        # carrying the throughput runs' backlog.
+        with Broker(log_path=OUT / "tansu-latency.log") as broker:
             rate = args.latency_rate or int(results["protobuf"]["bridge"]["lines_per_s"] / 2)
             say(f"== latency at {rate:,} lines/s for {args.latency_seconds:.0f} s")
             results["latency"] = run_latency(broker, rate, args.latency_seconds)
             lat = results["latency"]
             say(f"   p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms over {lat['entries_measured']:,} lines; "
                 f"produced at {lat['achieved_lines_per_s']:,.0f} lines/s in {lat['produced']['produce_seconds']:.1f} s")
+            if lat["cores_while_producing"]:
+                c = lat["cores_while_producing"]
+                say(f"   cores while producing: producer {c['producer']:.2f}, broker {c['broker']:.2f}, bridge "
+                    f"{c['bridge']:.2f}, sink {c['sink']:.2f}, all {c['busy']:.2f}; idle {c['idle']:.2f}")
     if not args.skip_micro:
         say("== micro-benchmarks")
         micro = subprocess.run([str(BENCH_BIN), "micro"], check=True, stdout=subprocess.PIPE, text=True).stdout
