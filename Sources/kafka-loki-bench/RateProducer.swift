@@ -64,6 +64,6 @@ struct ProduceRate: ParsableCommand {
         let seconds = (ContinuousClock.now - started).seconds
         print(
             "{\"lines\": \(produced), \"seconds\": \(seconds), \"produce_seconds\": \(produceSeconds), "
-                + "\"failed_records\": \(failures.withLockedValue { $0 })}")
+                + "\"reuse\": \(max(1, reuse)), \"failed_records\": \(failures.withLockedValue { $0 })}")
     }
 }

@@ -139,7 +139,7 @@ def test_loki_500_for_30s_mid_stream(broker, loki, bridges, names, zero_loss):
     group = names.group()
     bridge = bridges.start([topic], group, extra_env=SHORT_BACKOFF_CAP)
     bg = BackgroundProducer(broker.bootstrap, topic, LogGenerator(TENANTS), lines_per_second=800,
-                                 **VARIANTS).start()
+                            **VARIANTS).start()
     try:
         wait_flowing(loki, 1500, 60, "before the outage")
         loki.fault(mode="status", status=500, seconds=30)
@@ -221,7 +221,7 @@ def test_loki_slower_than_batch_interval(broker, loki, bridges, names, zero_loss
     group = names.group()
     bridge = bridges.start([topic], group, extra_env={"BATCH_WAIT": "200ms"})
     bg = BackgroundProducer(broker.bootstrap, topic, LogGenerator(TENANTS), lines_per_second=800,
-                                 **VARIANTS).start()
+                            **VARIANTS).start()
     try:
         wait_flowing(loki, 1000, 60, "before Loki slows down")
         loki.fault(mode="delay", seconds=slow, for_seconds=window)
@@ -261,7 +261,7 @@ def test_loki_refuses_connections_for_60s(broker, loki, bridges, names, zero_los
     group = names.group()
     bridge = bridges.start([topic], group, extra_env=SHORT_BACKOFF_CAP)
     bg = BackgroundProducer(broker.bootstrap, topic, LogGenerator(TENANTS), lines_per_second=500,
-                                 **VARIANTS).start()
+                            **VARIANTS).start()
     try:
         wait_flowing(loki, 1000, 60, "before the outage")
         loki.fault(mode="refuse", seconds=window)
@@ -296,7 +296,7 @@ def test_sigkill_at_random_points_three_rounds(broker, loki, bridges, names, zer
     group = names.group()
     bridge = bridges.create([topic], group)
     bg = BackgroundProducer(broker.bootstrap, topic, LogGenerator(TENANTS), lines_per_second=1500,
-                                 **VARIANTS).start()
+                            **VARIANTS).start()
     rounds: List[str] = []
     pending: Optional[Tuple[int, Dict[int, int], int]] = None  # (round, log end at the kill, duplicates then)
 
@@ -346,7 +346,7 @@ def test_three_replicas_join_and_leave_mid_stream(broker, loki, bridges, names, 
     topic = names.topic(partitions=6)
     group = names.group()
     bg = BackgroundProducer(broker.bootstrap, topic, LogGenerator(TENANTS), lines_per_second=1500,
-                                 **VARIANTS).start()
+                            **VARIANTS).start()
     members: Dict[str, object] = {}
     history: List[str] = []
 
@@ -408,7 +408,7 @@ def test_broker_stalled_longer_than_session_timeout(broker, loki, bridges, names
     group = names.group()
     bridge = bridges.start([topic], group)
     bg = BackgroundProducer(broker.bootstrap, topic, LogGenerator(TENANTS), lines_per_second=800,
-                                 **VARIANTS).start()
+                            **VARIANTS).start()
     try:
         wait_flowing(loki, 1500, 60, "before the broker stalls")
         broker.pause()
