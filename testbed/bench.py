@@ -396,7 +396,7 @@ def main() -> int:
             ratio_consume_only = median(r["ratio_consume_only"] for r in runs)
             ratio_codec = median(r["ratio_codec"] for r in runs)
             runs.sort(key=lambda r: r["lines_per_s"])
-            tp = dict(runs[len(runs) // 2])
+            tp = median_by_rate(runs)
             tp["runs"] = [{k: r[k] for k in ("lines_per_s", "steady_lines_per_s", "cpu_s_per_million_lines",
                                               "cpu_s_per_million_lines_flowing", "peak_rss_mib", "intake_holds",
                                               "intake_partition_pauses", "box_while_flowing", "ceiling_consume_only",
@@ -470,10 +470,14 @@ def measure_codec(record_args: list, fill: dict) -> dict:
     return codec
 
 
+def median_by_rate(items: list) -> dict:
+    """A copy of the item with the median `lines_per_s` (the upper one of an even count)."""
+    return dict(sorted(items, key=lambda m: m["lines_per_s"])[len(items) // 2])
+
+
 def median_measurement(measurements: list) -> dict:
     """The measurement with the median rate, with every rate of the series under "runs"."""
-    ordered = sorted(measurements, key=lambda m: m["lines_per_s"])
-    chosen = dict(ordered[len(ordered) // 2])
+    chosen = median_by_rate(measurements)
     chosen["runs"] = [m["lines_per_s"] for m in measurements]
     return chosen
 

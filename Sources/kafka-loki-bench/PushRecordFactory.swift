@@ -171,11 +171,12 @@ struct PushRecordFactory {
         return out
     }
 
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
     /// A line as Go's `encoding/json` writes it (Loki's and Promtail's clients are Go): `"` and
     /// `\` escaped, `\n`, `\r` and `\t` as short escapes, other control characters and the
     /// HTML-sensitive `<`, `>` and `&` as `\u00XX`; everything else, UTF-8 included, as it is.
     static func appendJSONStringContent(_ text: [UInt8], to out: inout [UInt8]) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
         for byte in text {
             switch byte {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), byte]
@@ -183,7 +184,7 @@ struct PushRecordFactory {
             case 0x0D: out += Array(#"\r"#.utf8)
             case 0x09: out += Array(#"\t"#.utf8)
             case 0x00..<0x20, UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "&"):
-                out += Array(#"\u00"#.utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+                out += Array(#"\u00"#.utf8) + [hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]]
             default: out.append(byte)
             }
         }
